@@ -1,0 +1,20 @@
+// The kernel table of one ISA variant; compiled once per ISA.
+#include "kernel_table.h"
+#include "kernels.h"
+
+#define NK_STR2(x) #x
+#define NK_STR(x) NK_STR2(x)
+
+namespace nk {
+namespace NK_ISA_NAMESPACE {
+
+const kernel_table &kernels() {
+    static const kernel_table table = {
+        NK_STR(NK_ISA_NAMESPACE),
+        scale_shift,
+    };
+    return table;
+}
+
+}  // namespace NK_ISA_NAMESPACE
+}  // namespace nk

@@ -1,0 +1,94 @@
+package dev.normkit;
+
+import java.lang.ref.Cleaner;
+import java.util.concurrent.atomic.AtomicLong;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * A 64-byte aligned block of off-heap floats, freed deterministically by {@link #close()} or, if its owner is
+ * forgotten, by a {@link Cleaner} once the owner is unreachable. Both paths free exactly once.
+ */
+final class NativeMemory implements AutoCloseable {
+  /** Cache-line (and AVX-512 vector) alignment of every tensor. */
+  static final int ALIGNMENT = 64;
+
+  private static final Cleaner CLEANER = Cleaner.create();
+  private static final AtomicLong LIVE_BYTES = new AtomicLong();
+  private static final AtomicLong LIVE_BLOCKS = new AtomicLong();
+
+  private final FloatPointer aligned;
+  private final Cleaner.Cleanable cleanable;
+
+  private NativeMemory(Object owner, long floats, boolean zero) {
+    long bytes = floats * Float.BYTES + ALIGNMENT;
+    Pointer raw = Pointer.malloc(bytes);
+    if (raw == null || raw.isNull()) {
+      throw new OutOfMemoryError("cannot allocate " + bytes + " bytes of native memory for a tensor");
+    }
+    long misalignment = raw.address() % ALIGNMENT;
+    long offset = misalignment == 0 ? 0 : ALIGNMENT - misalignment;
+    this.aligned = floatsAt(raw.address() + offset, floats);
+    if (zero && floats > 0) Pointer.memset(aligned, 0, floats * Float.BYTES);
+    Release release = new Release(raw, bytes);
+    this.cleanable = CLEANER.register(owner, release);
+    LIVE_BYTES.addAndGet(bytes);
+    LIVE_BLOCKS.incrementAndGet();
+  }
+
+  /** A float pointer at {@code address} (position 0) covering {@code count} floats; it owns nothing. */
+  static FloatPointer floatsAt(long at, long count) {
+    // inside the anonymous class a plain "address" would name Pointer's field, hence "at"
+    Pointer p =
+        new Pointer() {
+          {
+            this.address = at;
+          }
+        };
+    FloatPointer f = new FloatPointer(p);
+    return f.position(0).capacity(count).limit(count);
+  }
+
+  /** Allocates {@code floats} floats for {@code owner}; zero-filled when {@code zero}. */
+  static NativeMemory allocate(Object owner, long floats, boolean zero) {
+    return new NativeMemory(owner, floats, zero);
+  }
+
+  /** The aligned floats; valid until {@link #close()}. */
+  FloatPointer floats() {
+    return aligned;
+  }
+
+  @Override
+  public void close() {
+    cleanable.clean();
+  }
+
+  /** Bytes of tensor memory currently allocated and not yet freed, process-wide. */
+  static long liveBytes() {
+    return LIVE_BYTES.get();
+  }
+
+  /** Blocks of tensor memory currently allocated and not yet freed, process-wide. */
+  static long liveBlocks() {
+    return LIVE_BLOCKS.get();
+  }
+
+  /** The free action: must not refer to the owner, or the owner would never become unreachable. */
+  private static final class Release implements Runnable {
+    private final Pointer raw;
+    private final long bytes;
+
+    Release(Pointer raw, long bytes) {
+      this.raw = raw;
+      this.bytes = bytes;
+    }
+
+    @Override
+    public void run() {
+      Pointer.free(raw);
+      LIVE_BYTES.addAndGet(-bytes);
+      LIVE_BLOCKS.decrementAndGet();
+    }
+  }
+}

@@ -1,0 +1,323 @@
+package dev.normkit;
+
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * A float32 tensor in off-heap memory: a logical {@link Shape} (N, C, *spatial) or a parameter shape, and a memory
+ * {@link Layout}.
+ *
+ * <p>Tensors made by {@link #zeros}, {@link #of} or {@link #copy} own their memory and free it on {@link #close()}
+ * (or, if forgotten, once unreachable). Tensors made by {@link #wrap} use memory owned by someone else and never
+ * free it. {@code close()} is idempotent; any use after it throws {@link IllegalStateException}.
+ *
+ * <p>{@code float[]} arrays exchanged with a tensor ({@link #of}, {@link #toArray}, {@link #copyFrom}) are always in
+ * logical C order, whatever the layout; {@link #pointer()} and {@link #buffer()} expose the memory order.
+ *
+ * <p>A tensor is not synchronized: do not write it from one thread while another reads it, and do not close it
+ * while an operation uses it.
+ */
+public final class Tensor implements AutoCloseable {
+  private final Shape shape;
+  private final Layout layout;
+  private final FloatPointer data;
+  private final NativeMemory owned;
+  private final Object keepAlive;
+  private FloatBuffer buffer;
+  private volatile boolean closed;
+
+  private Tensor(Shape shape, Layout layout, boolean zero) {
+    this.shape = Checks.notNull(shape, "shape");
+    this.layout = Checks.notNull(layout, "layout");
+    this.owned = NativeMemory.allocate(this, shape.elementCount(), zero);
+    this.data = owned.floats();
+    this.keepAlive = null;
+  }
+
+  private Tensor(Shape shape, Layout layout, FloatPointer data, Object keepAlive) {
+    this.shape = shape;
+    this.layout = layout;
+    this.data = data;
+    this.owned = null;
+    this.keepAlive = keepAlive;
+  }
+
+  /** A new zero-filled tensor. */
+  public static Tensor zeros(Shape shape, Layout layout) {
+    return new Tensor(shape, layout, true);
+  }
+
+  /** A new zero-filled tensor, channels-first. */
+  public static Tensor zeros(Shape shape) {
+    return zeros(shape, Layout.CHANNELS_FIRST);
+  }
+
+  /** A new tensor whose contents are undefined until written (for outputs that an op overwrites whole). */
+  public static Tensor empty(Shape shape, Layout layout) {
+    return new Tensor(shape, layout, false);
+  }
+
+  /** A new tensor holding {@code logical} (in logical C order), laid out as {@code layout}. */
+  public static Tensor of(float[] logical, Shape shape, Layout layout) {
+    Checks.notNull(logical, "data");
+    Checks.notNull(shape, "shape");
+    checkLength(logical.length, shape);
+    Tensor t = new Tensor(shape, layout, false);
+    t.copyFrom(logical);
+    return t;
+  }
+
+  /** A new channels-first tensor holding {@code logical}. */
+  public static Tensor of(float[] logical, Shape shape) {
+    return of(logical, shape, Layout.CHANNELS_FIRST);
+  }
+
+  /** A new rank-1 tensor holding {@code values}: the form of gamma, beta and running statistics. */
+  public static Tensor vector(float... values) {
+    Checks.notNull(values, "values");
+    return of(values, Shape.of(values.length), Layout.CHANNELS_FIRST);
+  }
+
+  /**
+   * Wraps existing off-heap memory without copying. {@code memory} starts at its position and must hold the whole
+   * tensor in {@code layout}'s memory order. The tensor does not free it; the caller keeps it alive and valid for the
+   * tensor's lifetime.
+   */
+  public static Tensor wrap(FloatPointer memory, Shape shape, Layout layout) {
+    Checks.notNull(memory, "memory");
+    Checks.notNull(shape, "shape");
+    Checks.notNull(layout, "layout");
+    if (memory.isNull()) throw new IllegalArgumentException("memory is a null pointer");
+    long available = memory.limit() > 0 ? memory.limit() - memory.position() : -1;
+    if (available >= 0 && memory.capacity() > 0 && available < shape.elementCount()) {
+      throw new IllegalArgumentException(
+          "memory holds " + available + " floats, shape " + shape + " needs " + shape.elementCount());
+    }
+    FloatPointer view =
+        NativeMemory.floatsAt(memory.address() + memory.position() * Float.BYTES, shape.elementCount());
+    return new Tensor(shape, layout, view, memory);
+  }
+
+  /** Wraps a direct {@link FloatBuffer} (from its position) without copying. */
+  public static Tensor wrap(FloatBuffer direct, Shape shape, Layout layout) {
+    Checks.notNull(direct, "buffer");
+    Checks.notNull(shape, "shape");
+    if (!direct.isDirect()) throw new IllegalArgumentException("buffer must be direct");
+    if (direct.order() != ByteOrder.nativeOrder()) {
+      throw new IllegalArgumentException("buffer must be in native byte order, got " + direct.order());
+    }
+    if (direct.remaining() < shape.elementCount()) {
+      throw new IllegalArgumentException(
+          "buffer holds " + direct.remaining() + " floats, shape " + shape + " needs " + shape.elementCount());
+    }
+    FloatPointer base = new FloatPointer(direct);
+    FloatPointer view =
+        NativeMemory.floatsAt(base.address() + (long) direct.position() * Float.BYTES, shape.elementCount());
+    return new Tensor(shape, Checks.notNull(layout, "layout"), view, direct);
+  }
+
+  public Shape shape() {
+    return shape;
+  }
+
+  public Layout layout() {
+    return layout;
+  }
+
+  public long elementCount() {
+    return shape.elementCount();
+  }
+
+  /** Whether this tensor owns (and will free) its memory. */
+  public boolean ownsMemory() {
+    return owned != null;
+  }
+
+  /** The memory, in layout order, position 0 at the first element. */
+  public FloatPointer pointer() {
+    checkOpen();
+    return data;
+  }
+
+  /**
+   * A {@link FloatBuffer} view of the memory, in layout order (index = memory offset). Limited to tensors of at most
+   * {@link Integer#MAX_VALUE} elements.
+   */
+  public FloatBuffer buffer() {
+    checkOpen();
+    FloatBuffer b = buffer;
+    if (b == null) {
+      if (elementCount() > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException(
+            "tensor of " + elementCount() + " elements is too large for a FloatBuffer view");
+      }
+      b = data.asBuffer();
+      buffer = b;
+    }
+    return b.duplicate().clear();
+  }
+
+  /** The memory strides of the logical dims. */
+  public long[] strides() {
+    return layout.strides(shape);
+  }
+
+  /** The memory offset of a logical index. */
+  public long offset(long... index) {
+    Checks.notNull(index, "index");
+    if (index.length != shape.rank()) {
+      throw new IllegalArgumentException("index has " + index.length + " dims, tensor has rank " + shape.rank());
+    }
+    long[] strides = strides();
+    long off = 0;
+    for (int i = 0; i < index.length; i++) {
+      if (index[i] < 0 || index[i] >= shape.dim(i)) {
+        throw new IllegalArgumentException("index " + index[i] + " out of range for dim " + i + " of " + shape);
+      }
+      off += index[i] * strides[i];
+    }
+    return off;
+  }
+
+  /** The value at a logical index. */
+  public float get(long... index) {
+    return data.get(offset(index));
+  }
+
+  /** Sets the value at a logical index. */
+  public void set(float value, long... index) {
+    checkOpen();
+    data.put(offset(index), value);
+  }
+
+  /** Fills every element with {@code value}. */
+  public void fill(float value) {
+    FloatBuffer b = buffer();
+    for (int i = 0, n = b.capacity(); i < n; i++) b.put(i, value);
+  }
+
+  /** The contents in logical C order. */
+  public float[] toArray() {
+    float[] out = new float[checkedArrayLength()];
+    copyTo(out);
+    return out;
+  }
+
+  /** Copies the contents, in logical C order, into {@code logical}. */
+  public void copyTo(float[] logical) {
+    Checks.notNull(logical, "array");
+    checkLength(logical.length, shape);
+    FloatBuffer b = buffer();
+    if (isMemoryInLogicalOrder()) {
+      b.get(logical);
+      return;
+    }
+    long n = shape.batch(), c = shape.channels(), s = shape.spatialSize();
+    int i = 0;
+    for (long in = 0; in < n; in++) {
+      for (long ic = 0; ic < c; ic++) {
+        for (long is = 0; is < s; is++) logical[i++] = b.get((int) ((in * s + is) * c + ic));
+      }
+    }
+  }
+
+  /** Overwrites the contents with {@code logical} (logical C order). */
+  public void copyFrom(float[] logical) {
+    Checks.notNull(logical, "array");
+    checkLength(logical.length, shape);
+    FloatBuffer b = buffer();
+    if (isMemoryInLogicalOrder()) {
+      b.put(logical);
+      return;
+    }
+    long n = shape.batch(), c = shape.channels(), s = shape.spatialSize();
+    int i = 0;
+    for (long in = 0; in < n; in++) {
+      for (long ic = 0; ic < c; ic++) {
+        for (long is = 0; is < s; is++) b.put((int) ((in * s + is) * c + ic), logical[i++]);
+      }
+    }
+  }
+
+  /** Copies {@code other}'s contents (same shape, any layout) into this tensor. */
+  public void copyFrom(Tensor other) {
+    Checks.shape(other, shape, "source");
+    checkOpen();
+    if (other.layout == layout || isMemoryInLogicalOrder() && other.isMemoryInLogicalOrder()) {
+      Pointer.memcpy(data, other.data, elementCount() * Float.BYTES);
+    } else {
+      copyFrom(other.toArray());
+    }
+  }
+
+  /** A new tensor with the same contents in {@code target} layout. */
+  public Tensor to(Layout target) {
+    checkOpen();
+    Tensor t = empty(shape, target);
+    t.copyFrom(this);
+    return t;
+  }
+
+  /** A new tensor with the same contents and layout. */
+  public Tensor copy() {
+    return to(layout);
+  }
+
+  /** A view of the same memory with another shape of the same element count; memory order is kept as is. */
+  public Tensor reshapeMemory(Shape newShape, Layout newLayout) {
+    checkOpen();
+    Checks.notNull(newShape, "shape");
+    if (newShape.elementCount() != elementCount()) {
+      throw new IllegalArgumentException("cannot view " + shape + " as " + newShape);
+    }
+    return new Tensor(newShape, newLayout, data, this);
+  }
+
+  /** True when the memory order equals logical C order (channels-first, or a shape where layouts coincide). */
+  public boolean isMemoryInLogicalOrder() {
+    return layout == Layout.CHANNELS_FIRST || Layout.layoutsCoincide(shape);
+  }
+
+  public boolean isClosed() {
+    return closed || (keepAlive instanceof Tensor && ((Tensor) keepAlive).isClosed());
+  }
+
+  /** Throws {@link IllegalStateException} if this tensor has been closed. */
+  public void checkOpen() {
+    if (isClosed()) throw new IllegalStateException("tensor " + shape + " is closed");
+  }
+
+  /** Frees owned memory; idempotent. A wrapped tensor only becomes unusable. */
+  @Override
+  public void close() {
+    closed = true;
+    buffer = null;
+    if (owned != null) owned.close();
+  }
+
+  @Override
+  public String toString() {
+    return "Tensor" + shape + " " + layout + (closed ? " (closed)" : "");
+  }
+
+  /** Bytes of tensor memory normkit has allocated and not yet freed, process-wide (for leak checks). */
+  public static long liveNativeBytes() {
+    return NativeMemory.liveBytes();
+  }
+
+  private int checkedArrayLength() {
+    if (elementCount() > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException("tensor of " + elementCount() + " elements does not fit a Java array");
+    }
+    return (int) elementCount();
+  }
+
+  private static void checkLength(int length, Shape shape) {
+    if (length != shape.elementCount()) {
+      throw new IllegalArgumentException(
+          "array has " + length + " elements, shape " + shape + " needs " + shape.elementCount());
+    }
+  }
+}

@@ -1,0 +1,186 @@
+package dev.normkit.backend.dnnl;
+
+import static dev.normkit.backend.dnnl.Dnnl.check;
+import static org.bytedeco.dnnl.global.dnnl.*;
+
+import dev.normkit.Shape;
+import dev.normkit.Tensor;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import org.bytedeco.dnnl.dnnl_exec_arg_t;
+import org.bytedeco.dnnl.dnnl_memory;
+import org.bytedeco.dnnl.dnnl_memory_desc;
+import org.bytedeco.dnnl.dnnl_primitive;
+import org.bytedeco.dnnl.dnnl_primitive_desc;
+import org.bytedeco.dnnl.dnnl_stream;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
+
+/**
+ * A created oneDNN primitive with a fixed list of execution arguments, executable from many threads at once.
+ *
+ * <p>Each concurrent execution takes a {@link Binding} from a pool: its own stream, one {@code dnnl_memory} per
+ * argument (pointed at the caller's buffers with {@code dnnl_memory_set_data_handle}) and its own scratchpad
+ * (primitives are created with a user-managed scratchpad). A call therefore allocates nothing native once the pool
+ * is warm, and two threads never share mutable oneDNN state.
+ *
+ * <p>Lifetime: the {@link PrimitiveCache} retains a primitive while a caller uses it and retires it on eviction; the
+ * native objects are destroyed when a retired primitive is no longer in use.
+ */
+public final class DnnlPrimitive {
+  private final String name;
+  private final String implementation;
+  private final int[] args;
+  private final dnnl_memory_desc[] argDescs;
+  private final dnnl_memory_desc scratchpadDesc;
+  private final long scratchpadBytes;
+  private final dnnl_primitive primitive;
+  private final ConcurrentLinkedQueue<Binding> pool = new ConcurrentLinkedQueue<>();
+  private int users;
+  private boolean retired;
+  private boolean destroyed;
+
+  /**
+   * Creates the primitive of {@code pd} (which must have been made with {@link Dnnl#userScratchpadAttr()}) with the
+   * execution arguments {@code args}, in the order {@link #execute} receives their buffers. Destroys {@code pd}.
+   */
+  public static DnnlPrimitive create(String name, dnnl_primitive_desc pd, int... args) {
+    try {
+      return new DnnlPrimitive(name, pd, args);
+    } finally {
+      dnnl_primitive_desc_destroy(pd);
+    }
+  }
+
+  private DnnlPrimitive(String name, dnnl_primitive_desc pd, int[] args) {
+    this.name = name;
+    this.args = args.clone();
+    this.argDescs = new dnnl_memory_desc[args.length];
+    for (int i = 0; i < args.length; i++) argDescs[i] = cloneDesc(dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, args[i]));
+    this.scratchpadDesc = cloneDesc(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
+    this.scratchpadBytes = dnnl_memory_desc_get_size(scratchpadDesc);
+    this.implementation = implementationName(pd);
+    dnnl_primitive p = new dnnl_primitive();
+    check(dnnl_primitive_create(p, pd), "create the " + name + " primitive");
+    this.primitive = p;
+  }
+
+  /** The kernel oneDNN chose, e.g. {@code bnorm_jit:avx512_core}. */
+  public String implementation() {
+    return implementation;
+  }
+
+  public String name() {
+    return name;
+  }
+
+  /**
+   * Runs the primitive on the given buffers, one per argument in creation order, and waits for it. Buffers must
+   * match the argument descriptors (the callers' validation guarantees it).
+   */
+  public void execute(Pointer... buffers) {
+    if (buffers.length != args.length) {
+      throw new IllegalArgumentException(name + " takes " + args.length + " buffers, got " + buffers.length);
+    }
+    Binding b = pool.poll();
+    if (b == null) b = new Binding();
+    try {
+      for (int i = 0; i < buffers.length; i++) {
+        check(dnnl_memory_set_data_handle(b.memories[i], buffers[i]), "bind argument " + i + " of " + name);
+      }
+      check(dnnl_primitive_execute(primitive, b.stream, b.count, b.execArgs), "execute " + name);
+      check(dnnl_stream_wait(b.stream), "wait for " + name);
+    } finally {
+      pool.offer(b);
+    }
+  }
+
+  /** Convenience for tensors: their memory, null tensors excluded by the caller. */
+  public void execute(Tensor... tensors) {
+    Pointer[] buffers = new Pointer[tensors.length];
+    for (int i = 0; i < tensors.length; i++) buffers[i] = tensors[i].pointer();
+    execute(buffers);
+  }
+
+  synchronized void retain() {
+    if (destroyed) throw new IllegalStateException(name + " primitive already destroyed");
+    users++;
+  }
+
+  /** Ends one use; destroys the native objects if the primitive was retired and this was the last use. */
+  public synchronized void release() {
+    users--;
+    if (retired && users == 0) destroy();
+  }
+
+  synchronized void retire() {
+    retired = true;
+    if (users == 0) destroy();
+  }
+
+  private void destroy() {
+    if (destroyed) return;
+    destroyed = true;
+    Binding b;
+    while ((b = pool.poll()) != null) b.destroy();
+    dnnl_primitive_destroy(primitive);
+    Dnnl.destroy(argDescs);
+    Dnnl.destroy(scratchpadDesc);
+  }
+
+  private static dnnl_memory_desc cloneDesc(dnnl_memory_desc queried) {
+    dnnl_memory_desc copy = new dnnl_memory_desc();
+    check(dnnl_memory_desc_clone(copy, queried), "clone a memory descriptor");
+    return copy;
+  }
+
+  private static String implementationName(dnnl_primitive_desc pd) {
+    PointerPointer<BytePointer> out = new PointerPointer<>(1);
+    try {
+      if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, out) != dnnl_success) return "?";
+      BytePointer s = out.get(BytePointer.class, 0);
+      return s == null || s.isNull() ? "?" : s.getString();
+    } finally {
+      out.close();
+    }
+  }
+
+  /** One execution context: a stream, a memory object per argument, the exec-arg array, a scratchpad. */
+  private final class Binding {
+    final dnnl_stream stream = new dnnl_stream();
+    final dnnl_memory[] memories = new dnnl_memory[args.length];
+    final int count = args.length + (scratchpadBytes > 0 ? 1 : 0);
+    final dnnl_exec_arg_t execArgs = new dnnl_exec_arg_t(count);
+    final Tensor scratchpad;
+    final dnnl_memory scratchpadMemory;
+
+    Binding() {
+      check(dnnl_stream_create(stream, Dnnl.engine(), dnnl_stream_default_flags), "create a stream");
+      for (int i = 0; i < args.length; i++) {
+        memories[i] = new dnnl_memory();
+        check(dnnl_memory_create(memories[i], argDescs[i], Dnnl.engine(), null), "create a memory object");
+        execArgs.position(i).arg(args[i]).memory(memories[i]);
+      }
+      if (scratchpadBytes > 0) {
+        scratchpad = Tensor.empty(Shape.of((scratchpadBytes + Float.BYTES - 1) / Float.BYTES), dev.normkit.Layout.CHANNELS_FIRST);
+        scratchpadMemory = new dnnl_memory();
+        check(
+            dnnl_memory_create(scratchpadMemory, scratchpadDesc, Dnnl.engine(), scratchpad.pointer()),
+            "create the scratchpad");
+        execArgs.position(args.length).arg(DNNL_ARG_SCRATCHPAD).memory(scratchpadMemory);
+      } else {
+        scratchpad = null;
+        scratchpadMemory = null;
+      }
+      execArgs.position(0);
+    }
+
+    void destroy() {
+      for (dnnl_memory m : memories) dnnl_memory_destroy(m);
+      if (scratchpadMemory != null) dnnl_memory_destroy(scratchpadMemory);
+      if (scratchpad != null) scratchpad.close();
+      dnnl_stream_destroy(stream);
+      execArgs.close();
+    }
+  }
+}

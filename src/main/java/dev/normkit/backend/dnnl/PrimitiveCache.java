@@ -1,0 +1,82 @@
+package dev.normkit.backend.dnnl;
+
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * Created primitives keyed by their configuration (op, shape, layout, flags, eps, ...), so that a primitive
+ * descriptor is built once per configuration rather than on every call. Least recently used entries beyond the
+ * capacity are retired; a retired primitive is destroyed once its current users release it.
+ *
+ * <p>Thread-safe. Usage: {@code p = cache.acquire(key, factory); try { p.execute(...) } finally { p.release() }}.
+ */
+public final class PrimitiveCache {
+  /** Default capacity: enough for every op and pass of a few dozen shapes. */
+  public static final int DEFAULT_CAPACITY = 512;
+
+  private static final PrimitiveCache GLOBAL = new PrimitiveCache(DEFAULT_CAPACITY);
+
+  private final int capacity;
+  private final LinkedHashMap<Object, DnnlPrimitive> entries = new LinkedHashMap<>(64, 0.75f, true);
+  private long hits;
+  private long misses;
+
+  public PrimitiveCache(int capacity) {
+    if (capacity < 1) throw new IllegalArgumentException("capacity must be >= 1, got " + capacity);
+    this.capacity = capacity;
+  }
+
+  /** The cache every oneDNN-backed kernel uses. */
+  public static PrimitiveCache global() {
+    return GLOBAL;
+  }
+
+  /**
+   * The primitive for {@code key}, created by {@code factory} on a miss, retained for the caller, who must
+   * {@link DnnlPrimitive#release()} it after use. {@code key} must implement equals and hashCode by value.
+   */
+  public synchronized DnnlPrimitive acquire(Object key, Supplier<DnnlPrimitive> factory) {
+    DnnlPrimitive p = entries.get(key);
+    if (p == null) {
+      misses++;
+      p = factory.get();
+      entries.put(key, p);
+      evictBeyondCapacity();
+    } else {
+      hits++;
+    }
+    p.retain();
+    return p;
+  }
+
+  public synchronized int size() {
+    return entries.size();
+  }
+
+  /** Lookups answered from the cache since start. */
+  public synchronized long hits() {
+    return hits;
+  }
+
+  /** Primitives created since start. */
+  public synchronized long misses() {
+    return misses;
+  }
+
+  /** Retires every entry. */
+  public synchronized void clear() {
+    for (DnnlPrimitive p : entries.values()) p.retire();
+    entries.clear();
+  }
+
+  private void evictBeyondCapacity() {
+    Iterator<Map.Entry<Object, DnnlPrimitive>> it = entries.entrySet().iterator();
+    while (entries.size() > capacity && it.hasNext()) {
+      DnnlPrimitive eldest = it.next().getValue();
+      it.remove();
+      eldest.retire();
+    }
+  }
+}

@@ -1,0 +1,59 @@
+package dev.normkit.backend.kernels;
+
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Const;
+import org.bytedeco.javacpp.annotation.Platform;
+import org.bytedeco.javacpp.annotation.Properties;
+
+/**
+ * The JavaCPP binding of {@code native/include/normkit/normkit.h}, the C ABI of normkit's own kernels
+ * ({@code libnormkit.so}, built by CMake from {@code native/}).
+ *
+ * <p>Loading this class first loads the dnnl preset, so that {@code libgomp.so.1} and {@code libdnnl.so.3}
+ * come from the preset's jar and our library shares that OpenMP runtime. Callers never use this class directly:
+ * {@link NormkitKernels} validates arguments in Java and turns status codes into exceptions.
+ */
+@Properties(
+    target = "dev.normkit.backend.kernels.NormkitLibrary",
+    value = @Platform(
+        value = "linux-x86_64",
+        include = "normkit/normkit.h",
+        link = "normkit"))
+public final class NormkitLibrary {
+  static {
+    Loader.load(org.bytedeco.dnnl.global.dnnl.class);
+    Loader.load();
+  }
+
+  private NormkitLibrary() {}
+
+  public static final int NK_SUCCESS = 0;
+  public static final int NK_INVALID_ARGUMENTS = 1;
+  public static final int NK_UNSUPPORTED = 2;
+  public static final int NK_OUT_OF_MEMORY = 3;
+  public static final int NK_RUNTIME_ERROR = 4;
+
+  public static final int NK_ISA_SCALAR = 0;
+  public static final int NK_ISA_AVX2 = 1;
+  public static final int NK_ISA_AVX512 = 2;
+
+  public static final int NK_LAYOUT_CHANNELS_FIRST = 0;
+  public static final int NK_LAYOUT_CHANNELS_LAST = 1;
+
+  public static native @Cast("const char*") String nk_version();
+
+  public static native @Cast("const char*") String nk_status_string(@Cast("nk_status_t") int status);
+
+  public static native @Cast("nk_isa_t") int nk_get_isa();
+
+  public static native @Cast("nk_isa_t") int nk_get_cpu_isa();
+
+  public static native @Cast("nk_status_t") int nk_set_max_isa(
+      @Cast("nk_isa_t") int maxIsa, @Cast("nk_isa_t*") IntPointer effective);
+
+  public static native @Cast("nk_status_t") int nk_scale_shift(
+      @Const FloatPointer src, FloatPointer dst, @Cast("int64_t") long n, float a, float b);
+}

@@ -1,0 +1,45 @@
+package dev.normkit;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Tolerance checks per CONVENTIONS.md: |a - e| &lt;= atol + rtol * |e| elementwise, with atol scaled to the
+ * expected tensor's largest magnitude.
+ */
+public final class Close {
+  private Close() {}
+
+  /** The largest |a - e| / (max|e| + tiny), for reporting. */
+  public static double relativeError(float[] actual, float[] expected) {
+    double scale = 0, worst = 0;
+    for (float e : expected) scale = Math.max(scale, Math.abs(e));
+    for (int i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+    return worst / Math.max(scale, 1e-30);
+  }
+
+  /**
+   * Asserts |a - e| &lt;= scaledAtol * max|e| + rtol * |e| for every element; NaNs must match NaNs and infinities
+   * must match exactly.
+   */
+  public static void assertClose(String what, float[] actual, float[] expected, double scaledAtol, double rtol) {
+    if (actual.length != expected.length) fail(what + ": length " + actual.length + " != " + expected.length);
+    double scale = 0;
+    for (float e : expected) if (Float.isFinite(e)) scale = Math.max(scale, Math.abs(e));
+    double atol = scaledAtol * Math.max(scale, Float.MIN_NORMAL);
+    for (int i = 0; i < expected.length; i++) {
+      float a = actual[i], e = expected[i];
+      if (Float.isNaN(e) || Float.isInfinite(e)) {
+        if (Float.compare(a, e) != 0 && !(Float.isNaN(a) && Float.isNaN(e))) {
+          fail(what + ": element " + i + " is " + a + ", expected " + e);
+        }
+        continue;
+      }
+      double err = Math.abs((double) a - e);
+      if (!(err <= atol + rtol * Math.abs(e))) {
+        fail(String.format(
+            "%s: element %d is %s, expected %s (|diff| %.3g > atol %.3g + rtol %.1g * |e|; tensor scale %.3g)",
+            what, i, a, e, err, atol, rtol, scale));
+      }
+    }
+  }
+}
