@@ -201,9 +201,12 @@ public final class Npy {
       }
       Object descr = required(dict, "descr"), fortran = required(dict, "fortran_order");
       Object shape = required(dict, "shape");
+      if (descr instanceof StructuredDescr) {
+        throw new IllegalArgumentException("unsupported dtype " + ((StructuredDescr) descr).text
+            + ": structured arrays are not supported (expected float32 '<f4' or float64 '<f8')");
+      }
       if (!(descr instanceof String)) {
-        throw new IllegalArgumentException("unsupported dtype " + descr + ": structured arrays are not supported"
-            + " (expected float32 '<f4' or float64 '<f8')");
+        throw new IllegalArgumentException("malformed header: descr must be a string, got " + descr);
       }
       int itemSize = itemSize((String) descr);
       if (!(fortran instanceof Boolean)) {
@@ -272,8 +275,8 @@ public final class Npy {
 
   /**
    * A parser for the Python literal subset a {@code .npy} header uses: a dict of string keys to strings, True/False
-   * and tuples of non-negative integers (returned as {@code long[]}); a list (structured dtype) comes back as its
-   * source text. Trailing whitespace (the padding and the newline) is allowed, nothing else.
+   * and tuples of non-negative integers (returned as {@code long[]}); a list (a structured dtype) comes back as a
+   * {@link StructuredDescr}. Trailing whitespace (the padding and the newline) is allowed, nothing else.
    */
   private static final class HeaderParser {
     private final String s;
@@ -343,12 +346,12 @@ public final class Npy {
     }
 
     /** A structured dtype's list, kept as text for the error message. */
-    private String list() {
+    private StructuredDescr list() {
       int start = i, depth = 0;
       for (; i < s.length(); i++) {
         char c = s.charAt(i);
         if (c == '[') depth++;
-        if (c == ']' && --depth == 0) return s.substring(start, ++i);
+        if (c == ']' && --depth == 0) return new StructuredDescr(s.substring(start, ++i));
       }
       throw malformed("unterminated list");
     }
@@ -380,6 +383,15 @@ public final class Npy {
 
     private IllegalArgumentException malformed(String what) {
       return new IllegalArgumentException("malformed header: " + what);
+    }
+  }
+
+  /** A structured dtype's descr (a list), which normkit does not read; kept as text for the message. */
+  private static final class StructuredDescr {
+    final String text;
+
+    StructuredDescr(String text) {
+      this.text = text;
     }
   }
 
