@@ -48,6 +48,9 @@ final class RunCommand {
           "  --variant seed|bn|scaled weight-std: input is the weight (O, ...), output the standardized weight",
           "");
 
+  /** For empty inputs: see {@link #checkEmptyInputBookkeeping}. 2^24 floats are 64 MB per statistics tensor. */
+  static final long MAX_EMPTY_INPUT_DIMS_PRODUCT = 1L << 24;
+
   private RunCommand() {}
 
   /** Runs {@code normkit run} with the arguments after "run"; returns the exit code (0) or throws. */
@@ -149,6 +152,7 @@ final class RunCommand {
     OpInputs in = new OpInputs();
     try {
       in.x = tensor(o, INPUT, layout);
+      checkEmptyInputBookkeeping(in.x.shape());
       in.gradOutput = tensor(o, GRAD_OUTPUT, layout);
       in.weight = tensor(o, WEIGHT, Layout.CHANNELS_FIRST);
       in.bias = tensor(o, BIAS, Layout.CHANNELS_FIRST);
@@ -166,6 +170,25 @@ final class RunCommand {
     } catch (RuntimeException | Error e) {
       in.close();
       throw e;
+    }
+  }
+
+  /**
+   * Statistics are sized by the input's dims even when it is empty: instance norm's (N, C) for an input (N, C, 0),
+   * say. For a non-empty input they are never larger than the input, but a 128-byte file of shape (100000, 100000, 0)
+   * would ask for 40 GB. Such empty inputs are refused when their non-zero dims multiply to more than
+   * {@value #MAX_EMPTY_INPUT_DIMS_PRODUCT}.
+   */
+  private static void checkEmptyInputBookkeeping(Shape x) {
+    if (x.elementCount() != 0) return;
+    long product = 1;
+    for (long d : x.dims()) {
+      if (d == 0) continue;
+      if (d > MAX_EMPTY_INPUT_DIMS_PRODUCT / product) {
+        throw new IllegalArgumentException(INPUT + ": empty input " + x + " has more than "
+            + MAX_EMPTY_INPUT_DIMS_PRODUCT + " elements in its non-zero dims (its statistics would be that large)");
+      }
+      product *= d;
     }
   }
 
@@ -210,7 +233,14 @@ final class RunCommand {
         return new LayerNormExecution(backend, in, normalized, eps, parameterGradients);
       case GROUP_NORM:
         if (!o.has(GROUPS)) throw new IllegalArgumentException("group-norm needs " + GROUPS);
-        return new GroupNormExecution(backend, in, o.positiveInt(GROUPS, 1), eps, parameterGradients);
+        int groups = o.positiveInt(GROUPS, 1);
+        long channels = in.x.shape().channels();
+        if (groups > Math.max(channels, 1)) {
+          // the (N, G) statistics are allocated before Functional checks C % G; a huge G must not get that far
+          throw new IllegalArgumentException(GROUPS + " " + groups + " exceeds the " + channels + " channels of "
+              + INPUT + " " + in.x.shape());
+        }
+        return new GroupNormExecution(backend, in, groups, eps, parameterGradients);
       case WEIGHT_STD:
         WsVariant variant = o.parsed(VARIANT, WsVariant::parse, WsVariant.SEED);
         return new WeightStandardizationExecution(backend, in, variant, o.number(EPS, variant.defaultEps()), 1.0,

@@ -65,6 +65,7 @@ class RunCommandTest {
     save("one.npy", Shape.of(1, 3), 17, 0, 1);
     save("x2.npy", Shape.of(2, 3), 18, 0, 1);
     save("k1.npy", Shape.of(4, 1), 19, 0, 1);
+    Npy.write(dir.resolve("empty_huge.npy"), new NpyArray(new long[] {100_000, 100_000, 0}, new float[0]));
     Npy.write(dir.resolve("rank6.npy"), new NpyArray(new long[] {1, 1, 1, 1, 2, 3}, new float[6]));
     double[] doubles = new double[(int) X.elementCount()];
     for (int i = 0; i < doubles.length; i++) doubles[i] = Math.sin(i) * 1.000000001;
@@ -296,6 +297,8 @@ class RunCommandTest {
         "run group-norm --input @x.npy --output @y.npy --groups 2",
         "run group-norm --input @x.npy --output @y.npy --groups 0",
         "run group-norm --input @x.npy --output @y.npy --groups three",
+        "run group-norm --input @x.npy --output @y.npy --groups 2000000000",
+        "run instance-norm --input @empty_huge.npy --output @y.npy --backend java",
         "run group-norm --input @x.npy --output @y.npy --groups 3 --mode eval",
         "run instance-norm --input @x.npy --output @y.npy --mode eval",
         "run instance-norm --input @x2.npy --output @y.npy",
