@@ -1,0 +1,98 @@
+package dev.normkit.cli;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Command-line options of the form {@code --name value} or {@code --name=value}, each at most once. Every problem
+ * (an unknown option, a missing value, a value of the wrong kind) is an {@link IllegalArgumentException} naming the
+ * option and the value.
+ */
+final class Options {
+  private final Map<String, String> values;
+
+  private Options(Map<String, String> values) {
+    this.values = values;
+  }
+
+  /**
+   * Parses {@code args}; {@code known} are the options allowed here, {@code others} those that exist elsewhere (for
+   * a clearer message), and {@code context} names the command in messages.
+   */
+  static Options parse(List<String> args, Set<String> known, Set<String> others, String context) {
+    Map<String, String> values = new LinkedHashMap<>();
+    for (int i = 0; i < args.size(); i++) {
+      String arg = args.get(i);
+      if (!arg.startsWith("--")) throw new IllegalArgumentException("unexpected argument '" + arg + "'");
+      int eq = arg.indexOf('=');
+      String name = eq < 0 ? arg : arg.substring(0, eq);
+      if (!known.contains(name)) {
+        throw new IllegalArgumentException(others.contains(name)
+            ? "option " + name + " does not apply to " + context
+            : "unknown option " + name + " for " + context);
+      }
+      String value;
+      if (eq >= 0) {
+        value = arg.substring(eq + 1);
+      } else if (i + 1 < args.size() && !args.get(i + 1).startsWith("--")) {
+        value = args.get(++i);
+      } else {
+        throw new IllegalArgumentException("option " + name + " needs a value");
+      }
+      if (values.put(name, value) != null) throw new IllegalArgumentException("option " + name + " given twice");
+    }
+    return new Options(values);
+  }
+
+  boolean has(String name) {
+    return values.containsKey(name);
+  }
+
+  /** The value, or null when the option is absent. */
+  String get(String name) {
+    return values.get(name);
+  }
+
+  String required(String name) {
+    String v = values.get(name);
+    if (v == null) throw new IllegalArgumentException("option " + name + " is required");
+    return v;
+  }
+
+  double number(String name, double absent) {
+    String v = values.get(name);
+    if (v == null) return absent;
+    try {
+      return Double.parseDouble(v.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " '" + v + "' is not a number");
+    }
+  }
+
+  /** A positive int. */
+  int positiveInt(String name, int absent) {
+    String v = values.get(name);
+    if (v == null) return absent;
+    int n;
+    try {
+      n = Integer.parseInt(v.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " '" + v + "' is not an integer");
+    }
+    if (n < 1) throw new IllegalArgumentException(name + " must be a positive integer, got " + n);
+    return n;
+  }
+
+  /** The value parsed by {@code parser} (whose message names what is wrong), prefixed with the option's name. */
+  <T> T parsed(String name, java.util.function.Function<String, T> parser, T absent) {
+    String v = values.get(name);
+    if (v == null) return absent;
+    try {
+      return parser.apply(v);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(name + ": " + e.getMessage());
+    }
+  }
+}
