@@ -43,7 +43,10 @@ class InstanceNormKernelTest {
   private static final double STATISTIC_RTOL = 0x1p-23;
   private static final double STATISTIC_ATOL = 1e-9;
 
-  /** (N, C, *spatial): odd sizes, C = 1, 3, 17, 33, N = 1, spatial 2, 3, 7x7, 1-D to 3-D, sets up to 50176. */
+  /**
+   * (N, C, *spatial): odd sizes, C = 1, 3, 17, 33, N = 1, spatial 2, 3, 7x7, 1-D to 3-D, sets up to 50176 values,
+   * and C = 1030, more channels than one NHWC work item takes (1024).
+   */
   private static final List<Shape> SHAPES = List.of(
       Shape.of(2, 3, 5, 5),
       Shape.of(1, 1, 2),
@@ -56,6 +59,7 @@ class InstanceNormKernelTest {
       Shape.of(5, 1, 13),
       Shape.of(3, 100, 2, 3),
       Shape.of(2, 64, 14, 14),
+      Shape.of(2, 1030, 3),
       Shape.of(1, 2, 224, 224));
 
   /** Shapes whose set sizes are powers of two: with TestData.exact inputs every statistic is exact in double. */
