@@ -1,6 +1,12 @@
 // The C ABI: argument checks (a last line of defence behind Java's validation) and dispatch to the kernel
-// table of the widest ISA the CPU supports, capped by nk_set_max_isa.
+// table of the widest ISA the CPU supports, capped by nk_set_max_isa. No exception leaves an ABI function: each
+// runs its kernel inside guarded(), which maps bad_alloc to NK_OUT_OF_MEMORY and anything else to
+// NK_RUNTIME_ERROR.
 #include <atomic>
+#include <cmath>
+#include <initializer_list>
+#include <memory>
+#include <new>
 
 #include "kernel_table.h"
 #include "normkit/normkit.h"
@@ -25,6 +31,78 @@ const nk::kernel_table &table() {
         case NK_ISA_AVX2: return nk::avx2::kernels();
         default: return nk::scalar::kernels();
     }
+}
+
+// Every dim is non-negative and the element count (and its byte size) fits an int64_t; the count goes to *total.
+bool valid_dims(std::initializer_list<int64_t> dims, int64_t *total) {
+    int64_t t = 1;
+    for (int64_t d : dims) {
+        if (d < 0 || __builtin_mul_overflow(t, d, &t)) return false;
+    }
+    if (t > INT64_MAX / static_cast<int64_t>(sizeof(float))) return false;
+    *total = t;
+    return true;
+}
+
+bool valid_eps(double eps) { return eps > 0 && std::isfinite(eps); }
+
+bool valid_layout(nk_layout_t layout) {
+    return layout == NK_LAYOUT_CHANNELS_FIRST || layout == NK_LAYOUT_CHANNELS_LAST;
+}
+
+bool all_given(std::initializer_list<const void *> pointers) {
+    for (const void *ptr : pointers) {
+        if (ptr == nullptr) return false;
+    }
+    return true;
+}
+
+template <class F>
+nk_status_t guarded(F run) noexcept {
+    try {
+        run();
+        return NK_SUCCESS;
+    } catch (const std::bad_alloc &) {
+        return NK_OUT_OF_MEMORY;
+    } catch (...) {
+        return NK_RUNTIME_ERROR;
+    }
+}
+
+// The checks every instance-norm entry point shares: dims, layout, eps. *empty tells that there is nothing to do.
+bool valid_instance_norm(int64_t n, int64_t c, int64_t s, nk_layout_t layout, double eps, bool *empty) {
+    int64_t total = 0;
+    if (!valid_dims({n, c, s}, &total) || !valid_layout(layout) || !valid_eps(eps)) return false;
+    *empty = total == 0;
+    return true;
+}
+
+nk_status_t instance_norm_backward(const float *src, const float *diff_dst, const float *gamma, const float *mean,
+                                   const float *var, float *diff_src, float *diff_gamma, float *diff_beta, int64_t n,
+                                   int64_t c, int64_t s, nk_layout_t layout, double eps, bool running_stats) {
+    bool empty = false;
+    if (!valid_instance_norm(n, c, s, layout, eps, &empty)) return NK_INVALID_ARGUMENTS;
+    if (empty) return NK_SUCCESS;
+    if (!all_given({src, diff_dst, mean, var, diff_src})) return NK_INVALID_ARGUMENTS;
+    return guarded([&] {
+        // per-(n, c) shares of dgamma and dbeta, summed over n in a fixed order at the end
+        std::unique_ptr<double[]> partials;
+        if (diff_gamma || diff_beta) partials.reset(new double[2 * static_cast<size_t>(n * c)]);
+        const nk::set_statistics stats{mean, var, running_stats ? 0 : c};
+        table().instance_norm_backward({n, c, s, layout, eps}, src, diff_dst, gamma, stats, running_stats, diff_src,
+                                       diff_gamma, diff_beta, partials.get());
+    });
+}
+
+// The checks both weight-standardization entry points share. *empty tells that there is nothing to do.
+bool valid_ws(int64_t o, int64_t k, nk_ws_variant_t variant, double eps, double gamma, const float *gain,
+              const float *diff_gain, bool *empty) {
+    int64_t total = 0;
+    if (!valid_dims({o, k}, &total) || !valid_eps(eps) || !std::isfinite(gamma)) return false;
+    if (variant != NK_WS_SEED && variant != NK_WS_BATCH_NORM_STYLE && variant != NK_WS_SCALED) return false;
+    if (variant != NK_WS_SCALED && (gain != nullptr || diff_gain != nullptr)) return false;
+    *empty = total == 0;
+    return *empty || variant != NK_WS_SEED || k >= 2;  // SEED's unbiased std needs K >= 2
 }
 
 }  // namespace
@@ -60,6 +138,70 @@ nk_status_t nk_scale_shift(const float *src, float *dst, int64_t n, float a, flo
     if (n < 0 || (n > 0 && (src == nullptr || dst == nullptr))) return NK_INVALID_ARGUMENTS;
     table().scale_shift(src, dst, n, a, b);
     return NK_SUCCESS;
+}
+
+nk_status_t nk_instance_norm_forward_training(const float *src, float *dst, const float *gamma, const float *beta,
+                                              float *mean, float *var, int64_t n, int64_t c, int64_t s,
+                                              nk_layout_t layout, double eps) {
+    bool empty = false;
+    if (!valid_instance_norm(n, c, s, layout, eps, &empty)) return NK_INVALID_ARGUMENTS;
+    if (empty) return NK_SUCCESS;
+    if (!all_given({src, dst, mean, var})) return NK_INVALID_ARGUMENTS;
+    return guarded([&] {
+        table().instance_norm_forward_training({n, c, s, layout, eps}, src, gamma, beta, dst, mean, var);
+    });
+}
+
+nk_status_t nk_instance_norm_forward_inference(const float *src, float *dst, const float *gamma, const float *beta,
+                                               const float *running_mean, const float *running_var, int64_t n,
+                                               int64_t c, int64_t s, nk_layout_t layout, double eps) {
+    bool empty = false;
+    if (!valid_instance_norm(n, c, s, layout, eps, &empty)) return NK_INVALID_ARGUMENTS;
+    if (empty) return NK_SUCCESS;
+    if (!all_given({src, dst, running_mean, running_var})) return NK_INVALID_ARGUMENTS;
+    return guarded([&] {
+        table().instance_norm_forward_inference({n, c, s, layout, eps}, src, gamma, beta,
+                                                {running_mean, running_var, 0}, dst);
+    });
+}
+
+nk_status_t nk_instance_norm_backward(const float *src, const float *diff_dst, const float *gamma,
+                                      const float *mean, const float *var, float *diff_src, float *diff_gamma,
+                                      float *diff_beta, int64_t n, int64_t c, int64_t s, nk_layout_t layout,
+                                      double eps) {
+    return instance_norm_backward(src, diff_dst, gamma, mean, var, diff_src, diff_gamma, diff_beta, n, c, s, layout,
+                                  eps, false);
+}
+
+nk_status_t nk_instance_norm_backward_running_stats(const float *src, const float *diff_dst, const float *gamma,
+                                                    const float *running_mean, const float *running_var,
+                                                    float *diff_src, float *diff_gamma, float *diff_beta, int64_t n,
+                                                    int64_t c, int64_t s, nk_layout_t layout, double eps) {
+    return instance_norm_backward(src, diff_dst, gamma, running_mean, running_var, diff_src, diff_gamma, diff_beta, n,
+                                  c, s, layout, eps, true);
+}
+
+nk_status_t nk_weight_standardization_forward(const float *src, float *dst, float *mean, float *rstd,
+                                              const float *gain, int64_t o, int64_t k, nk_ws_variant_t variant,
+                                              double eps, double gamma) {
+    bool empty = false;
+    if (!valid_ws(o, k, variant, eps, gamma, gain, nullptr, &empty)) return NK_INVALID_ARGUMENTS;
+    if (empty) return NK_SUCCESS;
+    if (!all_given({src, dst, mean, rstd})) return NK_INVALID_ARGUMENTS;
+    return guarded([&] { table().ws_forward({o, k, variant, eps, gamma}, src, gain, dst, mean, rstd); });
+}
+
+nk_status_t nk_weight_standardization_backward(const float *src, const float *diff_dst, const float *gain,
+                                               const float *mean, const float *rstd, float *diff_src,
+                                               float *diff_gain, int64_t o, int64_t k, nk_ws_variant_t variant,
+                                               double eps, double gamma) {
+    bool empty = false;
+    if (!valid_ws(o, k, variant, eps, gamma, gain, diff_gain, &empty)) return NK_INVALID_ARGUMENTS;
+    if (empty) return NK_SUCCESS;
+    if (!all_given({src, diff_dst, mean, rstd, diff_src})) return NK_INVALID_ARGUMENTS;
+    return guarded([&] {
+        table().ws_backward({o, k, variant, eps, gamma}, src, diff_dst, gain, mean, rstd, diff_src, diff_gain);
+    });
 }
 
 }  // extern "C"

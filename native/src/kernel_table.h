@@ -1,6 +1,6 @@
 // The per-ISA kernel table. Every kernel source is compiled once per ISA with NK_ISA_NAMESPACE set to that ISA's
 // name (scalar, avx2, avx512), so the same code yields nk::scalar::, nk::avx2:: and nk::avx512:: functions;
-// dispatch.cpp picks one table at run time.
+// dispatch.cpp checks the C ABI's arguments and picks one table at run time.
 #pragma once
 
 #include <cstdint>
@@ -9,9 +9,46 @@
 
 namespace nk {
 
+// An instance-norm problem as the kernels see it: (N, C, S) laid out as `layout`, S = product of spatial dims.
+struct instance_norm_problem {
+    int64_t n, c, s;
+    nk_layout_t layout;
+    double eps;
+};
+
+// Statistics given to the kernel (not computed by it): set (n, c) uses mean[n * n_stride + c] and
+// var[n * n_stride + c]; n_stride is C for the (N, C) per-instance statistics, 0 for the (C) running statistics.
+struct set_statistics {
+    const float *mean;
+    const float *var;
+    int64_t n_stride;
+};
+
+// A weight-standardization problem: O filters of K contiguous values.
+struct ws_problem {
+    int64_t o, k;
+    nk_ws_variant_t variant;
+    double eps, gamma;
+};
+
 struct kernel_table {
     const char *isa_name;
     void (*scale_shift)(const float *src, float *dst, int64_t n, float a, float b);
+
+    void (*instance_norm_forward_training)(const instance_norm_problem &p, const float *src, const float *gamma,
+                                           const float *beta, float *dst, float *mean, float *var);
+    void (*instance_norm_forward_inference)(const instance_norm_problem &p, const float *src, const float *gamma,
+                                            const float *beta, const set_statistics &stats, float *dst);
+    // With constant_stats, diff_src = diff_dst * gamma * rstd (evaluation mode); otherwise the training gradient.
+    // diff_gamma/diff_beta may be null; when either is not, `partials` holds 2 * N * C doubles of scratch.
+    void (*instance_norm_backward)(const instance_norm_problem &p, const float *src, const float *diff_dst,
+                                   const float *gamma, const set_statistics &stats, bool constant_stats,
+                                   float *diff_src, float *diff_gamma, float *diff_beta, double *partials);
+
+    void (*ws_forward)(const ws_problem &p, const float *src, const float *gain, float *dst, float *mean,
+                       float *rstd);
+    void (*ws_backward)(const ws_problem &p, const float *src, const float *diff_dst, const float *gain,
+                        const float *mean, const float *rstd, float *diff_src, float *diff_gain);
 };
 
 namespace scalar { const kernel_table &kernels(); }

@@ -1,7 +1,10 @@
-// Declarations of the kernels of one ISA variant (inside namespace nk::NK_ISA_NAMESPACE).
+// Declarations of the kernels of one ISA variant (inside namespace nk::NK_ISA_NAMESPACE); the contracts are those
+// of the kernel_table members (kernel_table.h) and, behind them, of the C ABI (normkit/normkit.h).
 #pragma once
 
 #include <cstdint>
+
+#include "kernel_table.h"
 
 #ifndef NK_ISA_NAMESPACE
 #error "compile kernel sources through normkit_add_isa_variant, which defines NK_ISA_NAMESPACE"
@@ -11,6 +14,18 @@ namespace nk {
 namespace NK_ISA_NAMESPACE {
 
 void scale_shift(const float *src, float *dst, int64_t n, float a, float b);
+
+void instance_norm_forward_training(const instance_norm_problem &p, const float *src, const float *gamma,
+                                    const float *beta, float *dst, float *mean, float *var);
+void instance_norm_forward_inference(const instance_norm_problem &p, const float *src, const float *gamma,
+                                     const float *beta, const set_statistics &stats, float *dst);
+void instance_norm_backward(const instance_norm_problem &p, const float *src, const float *diff_dst,
+                            const float *gamma, const set_statistics &stats, bool constant_stats, float *diff_src,
+                            float *diff_gamma, float *diff_beta, double *partials);
+
+void ws_forward(const ws_problem &p, const float *src, const float *gain, float *dst, float *mean, float *rstd);
+void ws_backward(const ws_problem &p, const float *src, const float *diff_dst, const float *gain,
+                 const float *mean, const float *rstd, float *diff_src, float *diff_gain);
 
 }  // namespace NK_ISA_NAMESPACE
 }  // namespace nk

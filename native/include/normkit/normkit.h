@@ -64,6 +64,75 @@ NK_API nk_isa_t nk_get_cpu_isa(void);
 /* Streaming probe: dst[i] = a * src[i] + b for i < n. The memory-bandwidth yardstick of the benchmarks. */
 NK_API nk_status_t nk_scale_shift(const float *src, float *dst, int64_t n, float a, float b);
 
+/* ---------------------------------------------------------------------------------------- instance norm
+ *
+ * src, dst, diff_dst and diff_src have logical shape (N, C, *spatial), laid out as `layout`; S is the product of
+ * the spatial dims (1-D to 3-D spatial all look the same: (N, C, S)). Per-instance statistics `mean` and `var`
+ * have shape (N, C), index n * C + c; running statistics, gamma and beta have shape (C). gamma and beta are
+ * optional (NULL means 1 and 0). var is the biased variance; rstd = 1 / sqrt(var + eps). An empty tensor (N, C or
+ * S zero) is a no-op. Running-statistics updates are the caller's (normkit does them in Java).
+ */
+
+/* Training forward: per (n, c), mean and biased var over S values; dst = (src - mean) * rstd * gamma + beta.
+ * Writes dst, mean and var. A NaN in a set makes that set's outputs NaN. */
+NK_API nk_status_t nk_instance_norm_forward_training(const float *src, float *dst, const float *gamma,
+                                                     const float *beta, float *mean, float *var, int64_t n,
+                                                     int64_t c, int64_t s, nk_layout_t layout, double eps);
+
+/* Inference forward from (C) running statistics: dst = (src - running_mean) / sqrt(running_var + eps) * gamma +
+ * beta. */
+NK_API nk_status_t nk_instance_norm_forward_inference(const float *src, float *dst, const float *gamma,
+                                                      const float *beta, const float *running_mean,
+                                                      const float *running_var, int64_t n, int64_t c, int64_t s,
+                                                      nk_layout_t layout, double eps);
+
+/* Training backward from the (N, C) statistics saved by the forward pass. Per set of S values, with
+ * xhat = (src - mean) * rstd and g = diff_dst * gamma:
+ *   diff_src = rstd / S * (S * g - sum(g) - xhat * sum(g * xhat)),
+ *   diff_gamma[c] = sum over n and S of diff_dst * xhat, diff_beta[c] = sum over n and S of diff_dst.
+ * diff_gamma and diff_beta are optional (NULL: not computed). */
+NK_API nk_status_t nk_instance_norm_backward(const float *src, const float *diff_dst, const float *gamma,
+                                             const float *mean, const float *var, float *diff_src,
+                                             float *diff_gamma, float *diff_beta, int64_t n, int64_t c, int64_t s,
+                                             nk_layout_t layout, double eps);
+
+/* Backward with constant (C) running statistics (evaluation mode): diff_src = diff_dst * gamma * rstd,
+ * diff_gamma[c] = sum of diff_dst * xhat, diff_beta[c] = sum of diff_dst (both optional). */
+NK_API nk_status_t nk_instance_norm_backward_running_stats(const float *src, const float *diff_dst,
+                                                           const float *gamma, const float *running_mean,
+                                                           const float *running_var, float *diff_src,
+                                                           float *diff_gamma, float *diff_beta, int64_t n,
+                                                           int64_t c, int64_t s, nk_layout_t layout, double eps);
+
+/* ------------------------------------------------------------------------------- weight standardization
+ *
+ * A weight of O filters of K contiguous values each, (O, K) in memory (a (O, I, kH, kW) weight in either layout).
+ * Per filter o, with mean[o] and the variant's normalizing factor rstd[o]:
+ *   SEED:              rstd = 1 / (std_unbiased + eps), std_unbiased = sqrt(sum((w - mean)^2) / (K - 1)); K >= 2
+ *   BATCH_NORM_STYLE:  rstd = 1 / sqrt(var_biased + eps)
+ *   SCALED:            as BATCH_NORM_STYLE, and dst is scaled by f[o] = gain[o] * gamma / sqrt(K)
+ *   dst = (src - mean[o]) * rstd[o] * f[o], f = 1 except for SCALED.
+ * gain (shape (O)) is for SCALED only; NULL means ones. An empty weight (O or K zero) is a no-op.
+ */
+typedef enum nk_ws_variant {
+    NK_WS_SEED = 0,
+    NK_WS_BATCH_NORM_STYLE = 1,
+    NK_WS_SCALED = 2
+} nk_ws_variant_t;
+
+/* Forward: writes dst, mean (O) and rstd (O). */
+NK_API nk_status_t nk_weight_standardization_forward(const float *src, float *dst, float *mean, float *rstd,
+                                                     const float *gain, int64_t o, int64_t k,
+                                                     nk_ws_variant_t variant, double eps, double gamma);
+
+/* Backward: diff_src, the gradient with respect to the raw weight, from diff_dst through mean and std, using the
+ * forward's saved mean and rstd; for SCALED optionally diff_gain[o] = gamma / sqrt(K) * sum(diff_dst * (src -
+ * mean) * rstd) (NULL: not computed). */
+NK_API nk_status_t nk_weight_standardization_backward(const float *src, const float *diff_dst, const float *gain,
+                                                      const float *mean, const float *rstd, float *diff_src,
+                                                      float *diff_gain, int64_t o, int64_t k,
+                                                      nk_ws_variant_t variant, double eps, double gamma);
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,10 +22,24 @@ public final class Close {
    * must match exactly.
    */
   public static void assertClose(String what, float[] actual, float[] expected, double scaledAtol, double rtol) {
-    if (actual.length != expected.length) fail(what + ": length " + actual.length + " != " + expected.length);
+    assertWithin(what, actual, expected, scaledAtol * Math.max(maxAbs(expected), Float.MIN_NORMAL), rtol);
+  }
+
+  /** The largest finite |value|. */
+  public static double maxAbs(float[] values) {
     double scale = 0;
-    for (float e : expected) if (Float.isFinite(e)) scale = Math.max(scale, Math.abs(e));
-    double atol = scaledAtol * Math.max(scale, Float.MIN_NORMAL);
+    for (float v : values) if (Float.isFinite(v)) scale = Math.max(scale, Math.abs(v));
+    return scale;
+  }
+
+  /**
+   * Asserts |a - e| &lt;= atol + rtol * |e| for every element with an absolute {@code atol}, for outputs whose own
+   * magnitude is no measure of their rounding error (a gradient that cancels to near zero); NaNs must match NaNs
+   * and infinities must match exactly.
+   */
+  public static void assertWithin(String what, float[] actual, float[] expected, double atol, double rtol) {
+    if (actual.length != expected.length) fail(what + ": length " + actual.length + " != " + expected.length);
+    double scale = maxAbs(expected);
     for (int i = 0; i < expected.length; i++) {
       float a = actual[i], e = expected[i];
       if (Float.isNaN(e) || Float.isInfinite(e)) {

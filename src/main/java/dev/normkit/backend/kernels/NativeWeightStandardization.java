@@ -1,16 +1,33 @@
 package dev.normkit.backend.kernels;
 
-import dev.normkit.*;
+import static dev.normkit.backend.kernels.NormkitKernels.check;
+import static dev.normkit.backend.kernels.NormkitKernels.pointerOrNull;
+import static dev.normkit.backend.kernels.NormkitLibrary.*;
+
+import dev.normkit.Shape;
+import dev.normkit.Tensor;
+import dev.normkit.WsVariant;
 import dev.normkit.backend.WeightStandardizationKernel;
 
-/** PLACEHOLDER until its helper lands. */
+/**
+ * Weight standardization on normkit's own kernels ({@code native/src/weight_standardization.cpp}): a weight of
+ * shape (O, ...) is handed over as (O, K) in memory order, each filter's K values being contiguous in either
+ * layout. Formulas in {@link WeightStandardizationKernel} and {@link WsVariant}; inputs are validated by
+ * {@link dev.normkit.Functional}.
+ */
 public final class NativeWeightStandardization implements WeightStandardizationKernel {
   public static final NativeWeightStandardization INSTANCE = new NativeWeightStandardization();
+
+  private NativeWeightStandardization() {}
 
   @Override
   public void forward(
       Tensor w, WsVariant variant, double eps, double gamma, Tensor gain, Tensor wHat, Tensor mean, Tensor rstd) {
-    throw new UnsupportedOperationException("pending");
+    Shape s = w.shape();
+    check(
+        nk_weight_standardization_forward(w.pointer(), wHat.pointer(), mean.pointer(), rstd.pointer(),
+            pointerOrNull(gain), s.dim(0), perFilter(s), code(variant), eps, gamma),
+        "run weight standardization (" + variant + ") forward on " + s);
   }
 
   @Override
@@ -25,6 +42,28 @@ public final class NativeWeightStandardization implements WeightStandardizationK
       Tensor rstd,
       Tensor dw,
       Tensor dgain) {
-    throw new UnsupportedOperationException("pending");
+    Shape s = w.shape();
+    check(
+        nk_weight_standardization_backward(w.pointer(), dwHat.pointer(), pointerOrNull(gain), mean.pointer(),
+            rstd.pointer(), dw.pointer(), pointerOrNull(dgain), s.dim(0), perFilter(s), code(variant), eps, gamma),
+        "run weight standardization (" + variant + ") backward on " + s);
+  }
+
+  /** K, the values per filter. */
+  private static long perFilter(Shape s) {
+    return s.product(1, s.rank());
+  }
+
+  private static int code(WsVariant variant) {
+    switch (variant) {
+      case SEED:
+        return NK_WS_SEED;
+      case BATCH_NORM_STYLE:
+        return NK_WS_BATCH_NORM_STYLE;
+      case SCALED:
+        return NK_WS_SCALED;
+      default:
+        throw new IllegalArgumentException("unknown weight-standardization variant " + variant);
+    }
   }
 }

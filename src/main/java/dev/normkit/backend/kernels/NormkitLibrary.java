@@ -13,8 +13,9 @@ import org.bytedeco.javacpp.annotation.Properties;
  * ({@code libnormkit.so}, built by CMake from {@code native/}).
  *
  * <p>Loading this class first loads the dnnl preset, so that {@code libgomp.so.1} and {@code libdnnl.so.3}
- * come from the preset's jar and our library shares that OpenMP runtime. Callers never use this class directly:
- * {@link NormkitKernels} validates arguments in Java and turns status codes into exceptions.
+ * come from the preset's jar and our library shares that OpenMP runtime. Only the kernel adapters of this package
+ * call it, through {@link NormkitKernels}, which turns status codes into exceptions; their arguments have been
+ * validated in Java before ({@link dev.normkit.Functional}).
  */
 @Properties(
     target = "dev.normkit.backend.kernels.NormkitLibrary",
@@ -56,4 +57,94 @@ public final class NormkitLibrary {
 
   public static native @Cast("nk_status_t") int nk_scale_shift(
       @Const FloatPointer src, FloatPointer dst, @Cast("int64_t") long n, float a, float b);
+
+  // ---------------------------------------------------------------------------------------- instance norm
+
+  public static native @Cast("nk_status_t") int nk_instance_norm_forward_training(
+      @Const FloatPointer src,
+      FloatPointer dst,
+      @Const FloatPointer gamma,
+      @Const FloatPointer beta,
+      FloatPointer mean,
+      FloatPointer var,
+      @Cast("int64_t") long n,
+      @Cast("int64_t") long c,
+      @Cast("int64_t") long s,
+      @Cast("nk_layout_t") int layout,
+      double eps);
+
+  public static native @Cast("nk_status_t") int nk_instance_norm_forward_inference(
+      @Const FloatPointer src,
+      FloatPointer dst,
+      @Const FloatPointer gamma,
+      @Const FloatPointer beta,
+      @Const FloatPointer runningMean,
+      @Const FloatPointer runningVar,
+      @Cast("int64_t") long n,
+      @Cast("int64_t") long c,
+      @Cast("int64_t") long s,
+      @Cast("nk_layout_t") int layout,
+      double eps);
+
+  public static native @Cast("nk_status_t") int nk_instance_norm_backward(
+      @Const FloatPointer src,
+      @Const FloatPointer diffDst,
+      @Const FloatPointer gamma,
+      @Const FloatPointer mean,
+      @Const FloatPointer var,
+      FloatPointer diffSrc,
+      FloatPointer diffGamma,
+      FloatPointer diffBeta,
+      @Cast("int64_t") long n,
+      @Cast("int64_t") long c,
+      @Cast("int64_t") long s,
+      @Cast("nk_layout_t") int layout,
+      double eps);
+
+  public static native @Cast("nk_status_t") int nk_instance_norm_backward_running_stats(
+      @Const FloatPointer src,
+      @Const FloatPointer diffDst,
+      @Const FloatPointer gamma,
+      @Const FloatPointer runningMean,
+      @Const FloatPointer runningVar,
+      FloatPointer diffSrc,
+      FloatPointer diffGamma,
+      FloatPointer diffBeta,
+      @Cast("int64_t") long n,
+      @Cast("int64_t") long c,
+      @Cast("int64_t") long s,
+      @Cast("nk_layout_t") int layout,
+      double eps);
+
+  // ------------------------------------------------------------------------------- weight standardization
+
+  public static final int NK_WS_SEED = 0;
+  public static final int NK_WS_BATCH_NORM_STYLE = 1;
+  public static final int NK_WS_SCALED = 2;
+
+  public static native @Cast("nk_status_t") int nk_weight_standardization_forward(
+      @Const FloatPointer src,
+      FloatPointer dst,
+      FloatPointer mean,
+      FloatPointer rstd,
+      @Const FloatPointer gain,
+      @Cast("int64_t") long o,
+      @Cast("int64_t") long k,
+      @Cast("nk_ws_variant_t") int variant,
+      double eps,
+      double gamma);
+
+  public static native @Cast("nk_status_t") int nk_weight_standardization_backward(
+      @Const FloatPointer src,
+      @Const FloatPointer diffDst,
+      @Const FloatPointer gain,
+      @Const FloatPointer mean,
+      @Const FloatPointer rstd,
+      FloatPointer diffSrc,
+      FloatPointer diffGain,
+      @Cast("int64_t") long o,
+      @Cast("int64_t") long k,
+      @Cast("nk_ws_variant_t") int variant,
+      double eps,
+      double gamma);
 }

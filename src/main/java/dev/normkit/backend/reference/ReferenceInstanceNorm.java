@@ -20,6 +20,29 @@ public final class ReferenceInstanceNorm implements InstanceNormKernel {
     return NormalizationSets.perChannel(s.batch(), c, s.spatialSize(), sets, (n, ch) -> n * c + ch);
   }
 
+  /**
+   * Training forward on logical arrays, all in double (for gradient checks): y of x with shape (N, C, *spatial);
+   * gamma and beta null for no affine.
+   */
+  public static double[] forwardTraining(double[] x, Shape shape, double[] gamma, double[] beta, double eps) {
+    NormalizationSets sets = sets(shape, false);
+    double[] mean = sets.mean(x);
+    return sets.normalize(x, mean, NormalizationSets.rstd(sets.variance(x, mean), eps), gamma, beta);
+  }
+
+  /**
+   * Training backward on logical arrays, all in double, with the statistics recomputed from x: {dx, dgamma, dbeta}
+   * (dgamma, dbeta per channel).
+   */
+  public static double[][] backwardTraining(double[] x, double[] dy, Shape shape, double[] gamma, double eps) {
+    NormalizationSets sets = sets(shape, false);
+    double[] mean = sets.mean(x);
+    double[] rstd = NormalizationSets.rstd(sets.variance(x, mean), eps);
+    int c = Math.toIntExact(shape.channels());
+    NormalizationSets.Gradients g = sets.backward(x, dy, mean, rstd, gamma, c, false);
+    return new double[][] {g.dx, g.dgamma, g.dbeta};
+  }
+
   @Override
   public void forwardTraining(Tensor x, Tensor gamma, Tensor beta, double eps, Tensor y, Tensor mean, Tensor var) {
     sets(x.shape(), false).forwardTraining(x, gamma, beta, eps, y, mean, var);

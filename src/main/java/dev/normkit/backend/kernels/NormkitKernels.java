@@ -1,0 +1,92 @@
+package dev.normkit.backend.kernels;
+
+import static dev.normkit.backend.kernels.NormkitLibrary.*;
+
+import dev.normkit.Layout;
+import dev.normkit.NativeException;
+import dev.normkit.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+
+/**
+ * Access to normkit's own kernels ({@code libnormkit.so}) beside the raw binding {@link NormkitLibrary}: status
+ * checks that turn a failure into a {@link NativeException}, the instruction-set (ISA) control, and the small
+ * conversions every adapter needs.
+ */
+public final class NormkitKernels {
+  private NormkitKernels() {}
+
+  /** The instruction sets the kernels are compiled for; the widest one the CPU supports runs unless capped. */
+  public enum Isa {
+    SCALAR(NK_ISA_SCALAR),
+    AVX2(NK_ISA_AVX2),
+    AVX512(NK_ISA_AVX512);
+
+    private final int code;
+
+    Isa(int code) {
+      this.code = code;
+    }
+
+    static Isa of(int code) {
+      for (Isa isa : values()) {
+        if (isa.code == code) return isa;
+      }
+      throw new NativeException("normkit", NK_RUNTIME_ERROR, "unknown ISA code " + code);
+    }
+  }
+
+  /** Throws {@link NativeException} (library "normkit") unless {@code status} is NK_SUCCESS. */
+  public static void check(int status, String what) {
+    if (status != NK_SUCCESS) {
+      throw new NativeException("normkit", status, "failed to " + what + " (" + nk_status_string(status) + ")");
+    }
+  }
+
+  /** The library's version, e.g. "0.1.0". */
+  public static String version() {
+    return nk_version();
+  }
+
+  /** The ISA the kernels run with now. */
+  public static Isa isa() {
+    return Isa.of(nk_get_isa());
+  }
+
+  /** The widest ISA the CPU supports. */
+  public static Isa cpuIsa() {
+    return Isa.of(nk_get_cpu_isa());
+  }
+
+  /**
+   * Caps the ISA process-wide (to exercise every code path on one machine) and returns the effective one, the
+   * smaller of {@code max} and {@link #cpuIsa()}. Not meant to be changed while kernels run on other threads.
+   */
+  public static Isa setMaxIsa(Isa max) {
+    try (IntPointer effective = new IntPointer(1)) {
+      check(nk_set_max_isa(max.code, effective), "cap the ISA at " + max);
+      return Isa.of(effective.get());
+    }
+  }
+
+  /** The ISAs this CPU can run, narrowest first. */
+  public static List<Isa> supportedIsas() {
+    List<Isa> isas = new ArrayList<>();
+    for (Isa isa : Isa.values()) {
+      if (isa.code <= cpuIsa().code) isas.add(isa);
+    }
+    return isas;
+  }
+
+  /** The tensor's memory, or NULL for an absent (optional) tensor. */
+  static FloatPointer pointerOrNull(Tensor t) {
+    return t == null ? null : t.pointer();
+  }
+
+  /** The nk_layout_t of a tensor's layout. */
+  static int layout(Tensor t) {
+    return t.layout() == Layout.CHANNELS_LAST ? NK_LAYOUT_CHANNELS_LAST : NK_LAYOUT_CHANNELS_FIRST;
+  }
+}
