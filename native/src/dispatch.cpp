@@ -3,6 +3,8 @@
 // runs its kernel inside guarded(), which maps bad_alloc to NK_OUT_OF_MEMORY and anything else to
 // NK_RUNTIME_ERROR.
 #include <atomic>
+
+#include <omp.h>
 #include <cmath>
 #include <initializer_list>
 #include <memory>
@@ -133,6 +135,14 @@ nk_status_t nk_set_max_isa(nk_isa_t max_isa, nk_isa_t *effective) {
     if (effective) *effective = isa;
     return NK_SUCCESS;
 }
+
+nk_status_t nk_set_num_threads(int32_t threads) {
+    if (threads < 1) return NK_INVALID_ARGUMENTS;
+    omp_set_num_threads(threads);
+    return NK_SUCCESS;
+}
+
+int32_t nk_get_max_threads(void) { return omp_get_max_threads(); }
 
 nk_status_t nk_scale_shift(const float *src, float *dst, int64_t n, float a, float b) {
     if (n < 0 || (n > 0 && (src == nullptr || dst == nullptr))) return NK_INVALID_ARGUMENTS;

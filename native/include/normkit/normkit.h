@@ -61,6 +61,13 @@ NK_API nk_status_t nk_set_max_isa(nk_isa_t max_isa, nk_isa_t *effective);
 /* The ISA the CPU supports best, whatever the cap. */
 NK_API nk_isa_t nk_get_cpu_isa(void);
 
+/* Sets how many OpenMP threads the parallel regions started from the calling thread use, oneDNN's and ours alike
+ * (omp_set_num_threads: the setting belongs to the calling thread). threads >= 1. */
+NK_API nk_status_t nk_set_num_threads(int32_t threads);
+
+/* The number of OpenMP threads a parallel region started from the calling thread would use (omp_get_max_threads). */
+NK_API int32_t nk_get_max_threads(void);
+
 /* Streaming probe: dst[i] = a * src[i] + b for i < n. The memory-bandwidth yardstick of the benchmarks. */
 NK_API nk_status_t nk_scale_shift(const float *src, float *dst, int64_t n, float a, float b);
 

@@ -18,10 +18,12 @@ public final class Main {
           "",
           "usage: java -jar normkit.jar run OP [options]    one op on .npy files (normkit run --help)",
           "       java -jar normkit.jar demo [options]      native vs Java reference on (32, 64, 14, 14)",
+          "       java -jar normkit.jar bench [options]     benchmarks against a streaming probe",
           "       java -jar normkit.jar --help",
           "",
           RunCommand.USAGE,
-          DemoCommand.USAGE);
+          DemoCommand.USAGE,
+          BenchCommand.USAGE);
 
   private Main() {}
 
@@ -52,8 +54,11 @@ public final class Main {
         case "demo":
           if (help) out.print(DemoCommand.USAGE);
           return help ? 0 : DemoCommand.run(rest, out, err);
+        case "bench":
+          if (help) out.print(BenchCommand.USAGE);
+          return help ? 0 : BenchCommand.run(rest, out);
         default:
-          throw new IllegalArgumentException("unknown command '" + args[0] + "' (expected run or demo; see --help)");
+          throw new IllegalArgumentException("unknown command '" + args[0] + "' (expected run, demo or bench; see --help)");
       }
     } catch (IllegalArgumentException e) {
       err.println("error: " + oneLine(e.getMessage()));

@@ -5,6 +5,7 @@ import static org.bytedeco.dnnl.global.dnnl.*;
 
 import dev.normkit.Shape;
 import dev.normkit.Tensor;
+import dev.normkit.backend.ThreadPolicy;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.bytedeco.dnnl.dnnl_exec_arg_t;
 import org.bytedeco.dnnl.dnnl_memory;
@@ -82,14 +83,17 @@ public final class DnnlPrimitive {
     if (buffers.length != args.length) {
       throw new IllegalArgumentException(name + " takes " + args.length + " buffers, got " + buffers.length);
     }
+    ThreadPolicy.apply();
     Binding b = pool.poll();
     if (b == null) b = new Binding();
     try {
       for (int i = 0; i < buffers.length; i++) {
-        check(dnnl_memory_set_data_handle(b.memories[i], buffers[i]), "bind argument " + i + " of " + name);
+        int status = dnnl_memory_set_data_handle(b.memories[i], buffers[i]);
+        if (status != dnnl_success) check(status, "bind argument " + i + " of " + name);
       }
-      check(dnnl_primitive_execute(primitive, b.stream, b.count, b.execArgs), "execute " + name);
-      check(dnnl_stream_wait(b.stream), "wait for " + name);
+      int status = dnnl_primitive_execute(primitive, b.stream, b.count, b.execArgs);
+      if (status == dnnl_success) status = dnnl_stream_wait(b.stream);
+      if (status != dnnl_success) check(status, "execute " + name);
     } finally {
       pool.offer(b);
     }

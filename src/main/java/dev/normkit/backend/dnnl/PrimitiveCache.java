@@ -1,5 +1,6 @@
 package dev.normkit.backend.dnnl;
 
+import dev.normkit.backend.ThreadPolicy;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -37,7 +38,15 @@ public final class PrimitiveCache {
    * The primitive for {@code key}, created by {@code factory} on a miss, retained for the caller, who must
    * {@link DnnlPrimitive#release()} it after use. {@code key} must implement equals and hashCode by value.
    */
-  public synchronized DnnlPrimitive acquire(Object key, Supplier<DnnlPrimitive> factory) {
+  public DnnlPrimitive acquire(Object key, Supplier<DnnlPrimitive> factory) {
+    // some oneDNN kernels fix their work partition at creation, so a primitive belongs to one thread count
+    ThreadPolicy.apply();
+    return acquireExact(new ThreadedKey(key, ThreadPolicy.threads()), factory);
+  }
+
+  private record ThreadedKey(Object key, int threads) {}
+
+  private synchronized DnnlPrimitive acquireExact(ThreadedKey key, Supplier<DnnlPrimitive> factory) {
     DnnlPrimitive p = entries.get(key);
     if (p == null) {
       misses++;

@@ -7,6 +7,7 @@ import static dev.normkit.backend.kernels.NormkitLibrary.*;
 
 import dev.normkit.Shape;
 import dev.normkit.Tensor;
+import dev.normkit.backend.ThreadPolicy;
 import dev.normkit.backend.InstanceNormKernel;
 
 /**
@@ -22,21 +23,23 @@ public final class NativeInstanceNorm implements InstanceNormKernel {
 
   @Override
   public void forwardTraining(Tensor x, Tensor gamma, Tensor beta, double eps, Tensor y, Tensor mean, Tensor var) {
+    ThreadPolicy.apply();
     Shape s = x.shape();
     check(
         nk_instance_norm_forward_training(x.pointer(), y.pointer(), pointerOrNull(gamma), pointerOrNull(beta),
             mean.pointer(), var.pointer(), s.batch(), s.channels(), s.spatialSize(), layout(x), eps),
-        "run instance norm forward (training) on " + s);
+        "instance norm forward (training)", s);
   }
 
   @Override
   public void forwardInference(
       Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, double eps, Tensor y) {
+    ThreadPolicy.apply();
     Shape s = x.shape();
     check(
         nk_instance_norm_forward_inference(x.pointer(), y.pointer(), pointerOrNull(gamma), pointerOrNull(beta),
             runningMean.pointer(), runningVar.pointer(), s.batch(), s.channels(), s.spatialSize(), layout(x), eps),
-        "run instance norm forward (inference) on " + s);
+        "instance norm forward (inference)", s);
   }
 
   @Override
@@ -51,6 +54,7 @@ public final class NativeInstanceNorm implements InstanceNormKernel {
       Tensor dx,
       Tensor dgamma,
       Tensor dbeta) {
+    ThreadPolicy.apply();
     Shape s = x.shape();
     int status = useGlobalStats
         ? nk_instance_norm_backward_running_stats(x.pointer(), dy.pointer(), pointerOrNull(gamma), mean.pointer(),
@@ -59,6 +63,6 @@ public final class NativeInstanceNorm implements InstanceNormKernel {
         : nk_instance_norm_backward(x.pointer(), dy.pointer(), pointerOrNull(gamma), mean.pointer(), var.pointer(),
             dx.pointer(), pointerOrNull(dgamma), pointerOrNull(dbeta), s.batch(), s.channels(), s.spatialSize(),
             layout(x), eps);
-    check(status, "run instance norm backward on " + s);
+    check(status, "instance norm backward", s);
   }
 }

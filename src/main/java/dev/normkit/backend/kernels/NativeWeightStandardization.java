@@ -6,6 +6,7 @@ import static dev.normkit.backend.kernels.NormkitLibrary.*;
 
 import dev.normkit.Shape;
 import dev.normkit.Tensor;
+import dev.normkit.backend.ThreadPolicy;
 import dev.normkit.WsVariant;
 import dev.normkit.backend.WeightStandardizationKernel;
 
@@ -23,11 +24,12 @@ public final class NativeWeightStandardization implements WeightStandardizationK
   @Override
   public void forward(
       Tensor w, WsVariant variant, double eps, double gamma, Tensor gain, Tensor wHat, Tensor mean, Tensor rstd) {
+    ThreadPolicy.apply();
     Shape s = w.shape();
     check(
         nk_weight_standardization_forward(w.pointer(), wHat.pointer(), mean.pointer(), rstd.pointer(),
             pointerOrNull(gain), s.dim(0), perFilter(s), code(variant), eps, gamma),
-        "run weight standardization (" + variant + ") forward on " + s);
+        "weight standardization forward", s);
   }
 
   @Override
@@ -42,11 +44,12 @@ public final class NativeWeightStandardization implements WeightStandardizationK
       Tensor rstd,
       Tensor dw,
       Tensor dgain) {
+    ThreadPolicy.apply();
     Shape s = w.shape();
     check(
         nk_weight_standardization_backward(w.pointer(), dwHat.pointer(), pointerOrNull(gain), mean.pointer(),
             rstd.pointer(), dw.pointer(), pointerOrNull(dgain), s.dim(0), perFilter(s), code(variant), eps, gamma),
-        "run weight standardization (" + variant + ") backward on " + s);
+        "weight standardization backward", s);
   }
 
   /** K, the values per filter. */

@@ -5,6 +5,7 @@ import static dev.normkit.backend.kernels.NormkitLibrary.*;
 import dev.normkit.Layout;
 import dev.normkit.NativeException;
 import dev.normkit.Tensor;
+import dev.normkit.backend.ThreadPolicy;
 import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.javacpp.FloatPointer;
@@ -45,6 +46,14 @@ public final class NormkitKernels {
     }
   }
 
+  /**
+   * Throws {@link NativeException} unless {@code status} is NK_SUCCESS; the message (op and shape) is only built on
+   * failure, so that a successful call allocates nothing.
+   */
+  static void check(int status, String op, dev.normkit.Shape shape) {
+    if (status != NK_SUCCESS) check(status, "run " + op + " on " + shape);
+  }
+
   /** The library's version, e.g. "0.1.0". */
   public static String version() {
     return nk_version();
@@ -78,6 +87,27 @@ public final class NormkitKernels {
       if (isa.code <= cpuIsa().code) isas.add(isa);
     }
     return isas;
+  }
+
+  /** Sets the calling thread's OpenMP thread count (see {@link dev.normkit.backend.ThreadPolicy}). */
+  public static void setNumThreads(int threads) {
+    check(nk_set_num_threads(threads), "set the number of threads to " + threads);
+  }
+
+  /** The calling thread's OpenMP thread count. */
+  public static int maxThreads() {
+    return nk_get_max_threads();
+  }
+
+  /** The streaming probe dst[i] = a * src[i] + b over the first n elements (the benchmarks' yardstick). */
+  public static void scaleShift(Tensor src, Tensor dst, long n, float a, float b) {
+    if (n > src.elementCount() || n > dst.elementCount()) {
+      throw new IllegalArgumentException("scaleShift over " + n + " elements exceeds a tensor of "
+          + Math.min(src.elementCount(), dst.elementCount()));
+    }
+    ThreadPolicy.apply();
+    int status = nk_scale_shift(src.pointer(), dst.pointer(), n, a, b);
+    if (status != NK_SUCCESS) check(status, "run the streaming probe");
   }
 
   /** The tensor's memory, or NULL for an absent (optional) tensor. */

@@ -55,6 +55,10 @@ public final class NormkitLibrary {
   public static native @Cast("nk_status_t") int nk_set_max_isa(
       @Cast("nk_isa_t") int maxIsa, @Cast("nk_isa_t*") IntPointer effective);
 
+  public static native @Cast("nk_status_t") int nk_set_num_threads(@Cast("int32_t") int threads);
+
+  public static native @Cast("int32_t") int nk_get_max_threads();
+
   public static native @Cast("nk_status_t") int nk_scale_shift(
       @Const FloatPointer src, FloatPointer dst, @Cast("int64_t") long n, float a, float b);
 

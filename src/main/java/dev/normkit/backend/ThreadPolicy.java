@@ -1,0 +1,53 @@
+package dev.normkit.backend;
+
+import dev.normkit.backend.kernels.NormkitKernels;
+
+/**
+ * The number of OpenMP threads normkit's native ops use. OpenMP keeps that number per calling thread, so the
+ * process-wide request is applied lazily to each Java thread before its next native call ({@link #apply()}: one
+ * thread-local read when nothing changed). oneDNN primitives are cached per thread count, since some of them fix
+ * their work partition when created.
+ *
+ * <p>Default: the {@code NORMKIT_NUM_THREADS} environment variable if set, else OpenMP's own default
+ * ({@code OMP_NUM_THREADS}, or the number of cores).
+ */
+public final class ThreadPolicy {
+  private static volatile int requested = initialThreads();
+  private static final ThreadLocal<int[]> APPLIED = ThreadLocal.withInitial(() -> new int[] {-1});
+
+  private ThreadPolicy() {}
+
+  private static int initialThreads() {
+    String env = System.getenv("NORMKIT_NUM_THREADS");
+    if (env != null && !env.isBlank()) {
+      try {
+        int n = Integer.parseInt(env.trim());
+        if (n >= 1) return n;
+      } catch (NumberFormatException ignored) {
+        // fall through to OpenMP's default
+      }
+    }
+    return Math.max(1, NormkitKernels.maxThreads());
+  }
+
+  /** Requests {@code threads} (>= 1) for every native op from now on. */
+  public static void setThreads(int threads) {
+    if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+    requested = threads;
+  }
+
+  /** The requested thread count. */
+  public static int threads() {
+    return requested;
+  }
+
+  /** Makes the calling thread's OpenMP thread count the requested one; call before any native op. */
+  public static void apply() {
+    int n = requested;
+    int[] applied = APPLIED.get();
+    if (applied[0] != n) {
+      NormkitKernels.setNumThreads(n);
+      applied[0] = n;
+    }
+  }
+}

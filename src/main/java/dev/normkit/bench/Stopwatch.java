@@ -1,0 +1,38 @@
+package dev.normkit.bench;
+
+import java.util.Arrays;
+
+/**
+ * Median-of-many timing for a noisy 2-core machine: warm up (excluded), then time single calls until both a
+ * minimum count and a time budget are reached, and take the median, which ignores the occasional preempted call.
+ */
+final class Stopwatch {
+  private final long warmupNs;
+  private final long budgetNs;
+  private final int minCalls;
+  private final int maxCalls;
+
+  Stopwatch(long warmupNs, long budgetNs, int minCalls, int maxCalls) {
+    this.warmupNs = warmupNs;
+    this.budgetNs = budgetNs;
+    this.minCalls = minCalls;
+    this.maxCalls = maxCalls;
+  }
+
+  /** The median duration of one call of {@code call}, in nanoseconds. */
+  double medianNs(Runnable call) {
+    long start = System.nanoTime();
+    for (int i = 0; i < 3 || System.nanoTime() - start < warmupNs; i++) call.run();
+    long[] times = new long[maxCalls];
+    int n = 0;
+    start = System.nanoTime();
+    while (n < maxCalls && (n < minCalls || System.nanoTime() - start < budgetNs)) {
+      long t0 = System.nanoTime();
+      call.run();
+      times[n++] = System.nanoTime() - t0;
+    }
+    long[] measured = Arrays.copyOf(times, n);
+    Arrays.sort(measured);
+    return n % 2 == 1 ? measured[n / 2] : (measured[n / 2 - 1] + measured[n / 2]) / 2.0;
+  }
+}

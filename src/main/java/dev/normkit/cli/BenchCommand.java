@@ -1,0 +1,76 @@
+package dev.normkit.cli;
+
+import dev.normkit.bench.BenchCase;
+import dev.normkit.bench.BenchRecord;
+import dev.normkit.bench.BenchRunner;
+import dev.normkit.bench.RatioPlot;
+import dev.normkit.bench.Soak;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Predicate;
+
+/**
+ * {@code normkit bench}: the benchmark suite (every op, pass, layout and shape of {@link dev.normkit.bench.BenchCases}),
+ * each case's median time beside a streaming probe over the same bytes; optionally as JSON records and a PNG chart.
+ * {@code --soak N} instead runs N calls across all ops at small shapes and reports native memory and RSS.
+ */
+final class BenchCommand {
+  static final String USAGE =
+      String.join("\n",
+          "usage: normkit bench [--threads T[,T...]] [--json F] [--plot F.png] [--quick] [--op OP] [--pass PASS]",
+          "                     [--layout nchw|nhwc]",
+          "  times every op x pass x layout x shape (median of many calls after warm-up) and a streaming kernel",
+          "  over the same bytes in the same run; ratio = achieved GB/s / probe GB/s. Threads default: 1,2",
+          "       normkit bench --soak N [--threads T]",
+          "  N calls round-robin over every op and pass (small shapes); prints live native bytes and RSS",
+          "");
+
+  private BenchCommand() {}
+
+  static int run(List<String> args, PrintStream out) throws IOException {
+    List<String> rest = new ArrayList<>(args);
+    boolean quick = rest.remove("--quick");
+    Options o = Options.parse(rest,
+        Set.of("--threads", "--json", "--plot", "--op", "--pass", "--layout", "--soak"), Set.of(), "bench");
+    List<Integer> threads = threadCounts(o.get("--threads"));
+    if (o.has("--soak")) {
+      long calls = (long) o.number("--soak", 0);
+      if (calls < 1) throw new IllegalArgumentException("--soak needs a positive number of calls, got " + o.get("--soak"));
+      return Soak.run(calls, threads.get(0), out) ? 0 : 1;
+    }
+    Path json = o.has("--json") ? Path.of(o.get("--json")) : null;
+    Path plot = o.has("--plot") ? Path.of(o.get("--plot")) : null;
+    Predicate<BenchCase> filter = c -> matches(o.get("--op"), c.op()) && matches(o.get("--pass"), c.pass())
+        && matches(o.get("--layout"), c.layout());
+    List<BenchRecord> records = new BenchRunner(quick).run(threads, filter, out);
+    if (records.isEmpty()) throw new IllegalArgumentException("no benchmark case matches the filters");
+    if (json != null) Files.writeString(json, BenchRecord.toJson(records), StandardCharsets.UTF_8);
+    if (plot != null) RatioPlot.write(records, plot);
+    return 0;
+  }
+
+  private static boolean matches(String wanted, String value) {
+    return wanted == null || wanted.equals(value);
+  }
+
+  private static List<Integer> threadCounts(String text) {
+    if (text == null) return List.of(1, 2);
+    List<Integer> counts = new ArrayList<>();
+    for (String part : text.split(",")) {
+      try {
+        int n = Integer.parseInt(part.trim());
+        if (n < 1) throw new NumberFormatException();
+        counts.add(n);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("--threads '" + text + "' is not a list of positive integers");
+      }
+    }
+    return counts;
+  }
+}
