@@ -85,6 +85,11 @@ public final class DnnlConvolution implements ConvolutionKernel {
    * weights computes dbias only beside dw, and the weight's kernel size cannot be recovered from x and dy alone.
    */
   private static void biasGradient(Tensor dy, Tensor dbias) {
+    if (dy.elementCount() == dbias.elementCount()) {
+      // dy is (1, O, 1, 1), already the sum; oneDNN's reduction rejects a src shaped like its dst.
+      dbias.copyFrom(dy.reshapeMemory(dbias.shape(), Layout.CHANNELS_FIRST));
+      return;
+    }
     BiasKey key = new BiasKey(dy.shape(), layout(dy));
     DnnlPrimitive p = PrimitiveCache.global().acquire(key, () -> createBiasReduction(key));
     try {
