@@ -17,11 +17,11 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class ConvolutionKernelTest {
   // Bounds in units of u * t. -Dnormkit.printErrors=true prints the measured worst k per output; over the random
-  // cases below (sums of up to 576 terms for y, 162 for dw and dbias) it was: y 4.8, dx 3.2, dw 4.9,
+  // cases below (sums of up to 576 terms for y, 162 for dw and dbias) it was: y 4.5, dx 5.2, dw 4.9,
   // dbias 1.5; exact inputs: 0 everywhere. The bounds leave about twice that (a sum's rounding grows with its
   // length: these bounds hold for sums of this size, not for any).
   private static final double K_Y = 10;
-  private static final double K_DX = 7;
+  private static final double K_DX = 10;
   private static final double K_DW = 10;
   private static final double K_DBIAS = 3;
 

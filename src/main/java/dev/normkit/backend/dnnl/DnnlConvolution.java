@@ -8,16 +8,23 @@ import dev.normkit.Layout;
 import dev.normkit.Shape;
 import dev.normkit.Tensor;
 import dev.normkit.backend.ConvolutionKernel;
+import java.util.Locale;
 import org.bytedeco.dnnl.dnnl_memory_desc;
 import org.bytedeco.dnnl.dnnl_primitive_attr;
 import org.bytedeco.dnnl.dnnl_primitive_desc;
 
 /**
  * 2-D convolution on oneDNN's {@code convolution} primitives (direct algorithm): forward, backward data and backward
- * weights (with or without the bias gradient). Activations are described with their own strides (NCHW or NHWC) and
- * the weight with its own (OIHW when contiguous), so no data is copied. oneDNN's conventions differ from PyTorch's in
- * two places: groups are expressed by a 5-D weight (G, O/G, C/G, kH, kW) over the same memory, and oneDNN's dilation
- * is PyTorch's minus one (0 = dense kernel).
+ * weights (with or without the bias gradient).
+ *
+ * <p>Activations are described with their own strides (NCHW or NHWC) and used in place. The weight's format is left
+ * to oneDNN ({@code format_tag_any}): with the plain OIHW format oneDNN 3.11 only has its reference kernel, hundreds
+ * of times slower than the blocked-weight ones it picks otherwise (brgemm, jit). Each call therefore reorders w into
+ * the chosen format (dw out of it) with a cached reorder primitive: a copy of the weight, small beside the
+ * activations.
+ *
+ * <p>oneDNN's conventions differ from PyTorch's in two places: groups are expressed by a 5-D weight (G, O/G, C/G,
+ * kH, kW) over the same memory, and oneDNN's dilation is PyTorch's minus one (0 = dense kernel).
  */
 public final class DnnlConvolution implements ConvolutionKernel {
   public static final DnnlConvolution INSTANCE = new DnnlConvolution();
@@ -42,26 +49,39 @@ public final class DnnlConvolution implements ConvolutionKernel {
     }
   }
 
+  /**
+   * The reorder between the user's weight and the format the primitive of {@code conv} chose: user to chosen for
+   * forward and backward data, chosen to user for backward weights.
+   */
+  private record WeightReorderKey(Key conv) {}
+
+  /** What the bias-gradient reduction depends on. */
+  private record BiasKey(Shape dy, Layout layout) {}
+
   private DnnlConvolution() {}
 
   @Override
   public void forward(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Tensor y) {
-    DnnlPrimitive p = acquire(Pass.FORWARD, x, w, y, spec, bias != null);
-    try {
-      if (bias != null) p.execute(x, w, bias, y);
-      else p.execute(x, w, y);
+    Key key = key(Pass.FORWARD, x, w, y, spec, bias != null);
+    DnnlPrimitive reorder = acquireWeightReorder(key);
+    try (Tensor kernel = bytes(reorder.argumentBytes(1))) {
+      reorder.execute(w, kernel);
+      if (bias != null) execute(key, x, kernel, bias, y);
+      else execute(key, x, kernel, y);
     } finally {
-      p.release();
+      reorder.release();
     }
   }
 
   @Override
   public void backwardData(Tensor dy, Tensor w, Conv2dSpec spec, Tensor dx) {
-    DnnlPrimitive p = acquire(Pass.BACKWARD_DATA, dx, w, dy, spec, false);
-    try {
-      p.execute(dy, w, dx);
+    Key key = key(Pass.BACKWARD_DATA, dx, w, dy, spec, false);
+    DnnlPrimitive reorder = acquireWeightReorder(key);
+    try (Tensor kernel = bytes(reorder.argumentBytes(1))) {
+      reorder.execute(w, kernel);
+      execute(key, dy, kernel, dx);
     } finally {
-      p.release();
+      reorder.release();
     }
   }
 
@@ -71,13 +91,33 @@ public final class DnnlConvolution implements ConvolutionKernel {
       biasGradient(dy, dbias);
       return;
     }
-    DnnlPrimitive p = acquire(Pass.BACKWARD_WEIGHTS, x, dw, dy, spec, dbias != null);
-    try {
-      if (dbias != null) p.execute(x, dy, dw, dbias);
-      else p.execute(x, dy, dw);
+    Key key = key(Pass.BACKWARD_WEIGHTS, x, dw, dy, spec, dbias != null);
+    DnnlPrimitive reorder = acquireWeightReorder(key);
+    try (Tensor kernelGradient = bytes(reorder.argumentBytes(0))) {
+      if (dbias != null) execute(key, x, dy, kernelGradient, dbias);
+      else execute(key, x, dy, kernelGradient);
+      reorder.execute(kernelGradient, dw);
     } finally {
-      p.release();
+      reorder.release();
     }
+  }
+
+  /**
+   * The kernels oneDNN picks for the three passes on these tensors (for reports and tests), e.g. {@code forward
+   * brg_conv_fwd:avx512_core, backward data ..., backward weights ...}.
+   */
+  public static String implementations(Tensor x, Tensor w, Tensor y, Conv2dSpec spec, boolean bias) {
+    StringBuilder names = new StringBuilder();
+    for (Pass pass : Pass.values()) {
+      DnnlPrimitive p = acquire(key(pass, x, w, y, spec, bias && pass != Pass.BACKWARD_DATA));
+      try {
+        if (names.length() > 0) names.append(", ");
+        names.append(pass.name().toLowerCase(Locale.ROOT).replace('_', ' ')).append(' ').append(p.implementation());
+      } finally {
+        p.release();
+      }
+    }
+    return names.toString();
   }
 
   /**
@@ -99,22 +139,8 @@ public final class DnnlConvolution implements ConvolutionKernel {
     }
   }
 
-  /** What the bias-gradient reduction depends on. */
-  private record BiasKey(Shape dy, Layout layout) {}
-
-  /** The kernel oneDNN picks for forward (for reports and tests), e.g. {@code brg_conv_fwd:avx512_core}. */
-  public static String implementation(Tensor x, Tensor w, Tensor y, Conv2dSpec spec, boolean bias) {
-    DnnlPrimitive p = acquire(Pass.FORWARD, x, w, y, spec, bias);
-    try {
-      return p.implementation();
-    } finally {
-      p.release();
-    }
-  }
-
-  private static DnnlPrimitive acquire(Pass pass, Tensor x, Tensor w, Tensor y, Conv2dSpec spec, boolean bias) {
-    Key key = new Key(pass, x.shape(), layout(x), w.shape(), layout(w), layout(y), spec, bias);
-    return PrimitiveCache.global().acquire(key, () -> create(key));
+  private static Key key(Pass pass, Tensor x, Tensor w, Tensor y, Conv2dSpec spec, boolean bias) {
+    return new Key(pass, x.shape(), layout(x), w.shape(), layout(w), layout(y), spec, bias);
   }
 
   /** A tensor's layout, or CHANNELS_FIRST when its shape has the same memory order in both. */
@@ -122,14 +148,73 @@ public final class DnnlConvolution implements ConvolutionKernel {
     return Layout.layoutsCoincide(t.shape()) ? Layout.CHANNELS_FIRST : t.layout();
   }
 
+  /** A scratch buffer of at least {@code bytes} bytes (64-byte aligned, as every tensor). */
+  private static Tensor bytes(long bytes) {
+    return Tensor.empty(Shape.of((bytes + Float.BYTES - 1) / Float.BYTES), Layout.CHANNELS_FIRST);
+  }
+
+  private static DnnlPrimitive acquire(Key key) {
+    return PrimitiveCache.global().acquire(key, () -> create(key));
+  }
+
+  private static void execute(Key key, Tensor... args) {
+    DnnlPrimitive p = acquire(key);
+    try {
+      p.execute(args);
+    } finally {
+      p.release();
+    }
+  }
+
+  private static DnnlPrimitive acquireWeightReorder(Key key) {
+    WeightReorderKey reorderKey = new WeightReorderKey(key);
+    return PrimitiveCache.global().acquire(reorderKey, () -> createWeightReorder(key));
+  }
+
   private static DnnlPrimitive create(Key key) {
+    int[] args;
+    switch (key.pass) {
+      case FORWARD:
+        args = key.bias
+            ? new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST}
+            : new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+        break;
+      case BACKWARD_DATA:
+        args = new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
+        break;
+      default:
+        args = key.bias
+            ? new int[] {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS}
+            : new int[] {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS};
+    }
+    String name = "convolution " + key.pass.name().toLowerCase(Locale.ROOT).replace('_', ' ');
+    return DnnlPrimitive.create(name, primitiveDesc(key), args);
+  }
+
+  private static DnnlPrimitive createWeightReorder(Key key) {
+    dnnl_primitive_desc pd = primitiveDesc(key);
+    dnnl_memory_desc user = userWeightDesc(key.w, key.wLayout, key.spec.groups());
+    try {
+      boolean gradient = key.pass == Pass.BACKWARD_WEIGHTS;
+      dnnl_memory_desc chosen =
+          dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, gradient ? DNNL_ARG_DIFF_WEIGHTS : DNNL_ARG_WEIGHTS);
+      String what = "convolution weight " + key.w + (gradient ? " from oneDNN's format" : " to oneDNN's format");
+      return gradient ? DnnlReorder.create(chosen, user, what) : DnnlReorder.create(user, chosen, what);
+    } finally {
+      Dnnl.destroy(user);
+      dnnl_primitive_desc_destroy(pd);
+    }
+  }
+
+  /** The primitive descriptor of key's pass, weights in the format oneDNN prefers (the caller destroys it). */
+  private static dnnl_primitive_desc primitiveDesc(Key key) {
     Shape yShape = key.y();
+    Conv2dSpec s = key.spec;
     dnnl_memory_desc x = Dnnl.memoryDesc(key.x, key.xLayout.strides(key.x));
-    dnnl_memory_desc w = weightDesc(key.w, key.wLayout, key.spec.groups());
+    dnnl_memory_desc w = anyWeightDesc(key.w, s.groups());
     dnnl_memory_desc y = Dnnl.memoryDesc(yShape, key.yLayout.strides(yShape));
     dnnl_memory_desc bias = key.bias ? Dnnl.vectorDesc(key.w.dim(0)) : null;
     dnnl_primitive_attr attr = Dnnl.userScratchpadAttr();
-    Conv2dSpec s = key.spec;
     long[] strides = {s.strideH(), s.strideW()};
     long[] dilates = {s.dilationH() - 1, s.dilationW() - 1};
     long[] padding = {s.padH(), s.padW()};
@@ -138,17 +223,10 @@ public final class DnnlConvolution implements ConvolutionKernel {
       dnnl_primitive_desc forward = new dnnl_primitive_desc();
       check(
           dnnl_convolution_forward_primitive_desc_create(
-              forward, Dnnl.engine(), dnnl_forward_training, dnnl_convolution_direct, x, w,
-              key.pass == Pass.FORWARD ? bias : null, y, strides, dilates, padding, padding, attr),
+              forward, Dnnl.engine(), dnnl_forward_training, dnnl_convolution_direct, x, w, bias, y, strides,
+              dilates, padding, padding, attr),
           "create a convolution forward" + what);
-      if (key.pass == Pass.FORWARD) {
-        return DnnlPrimitive.create(
-            "convolution forward",
-            forward,
-            key.bias
-                ? new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST}
-                : new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST});
-      }
+      if (key.pass == Pass.FORWARD) return forward;
       try {
         dnnl_primitive_desc pd = new dnnl_primitive_desc();
         if (key.pass == Pass.BACKWARD_DATA) {
@@ -157,20 +235,14 @@ public final class DnnlConvolution implements ConvolutionKernel {
                   pd, Dnnl.engine(), dnnl_convolution_direct, x, w, y, strides, dilates, padding, padding, forward,
                   attr),
               "create a convolution backward-data" + what);
-          return DnnlPrimitive.create(
-              "convolution backward data", pd, DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC);
+        } else {
+          check(
+              dnnl_convolution_backward_weights_primitive_desc_create(
+                  pd, Dnnl.engine(), dnnl_convolution_direct, x, w, bias, y, strides, dilates, padding, padding,
+                  forward, attr),
+              "create a convolution backward-weights" + what);
         }
-        check(
-            dnnl_convolution_backward_weights_primitive_desc_create(
-                pd, Dnnl.engine(), dnnl_convolution_direct, x, w, bias, y, strides, dilates, padding, padding,
-                forward, attr),
-            "create a convolution backward-weights" + what);
-        return DnnlPrimitive.create(
-            "convolution backward weights",
-            pd,
-            key.bias
-                ? new int[] {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS}
-                : new int[] {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS});
+        return pd;
       } finally {
         dnnl_primitive_desc_destroy(forward);
       }
@@ -197,16 +269,26 @@ public final class DnnlConvolution implements ConvolutionKernel {
     }
   }
 
-  /**
-   * The weight (O, C/G, kH, kW) with its layout's strides; with groups, the same memory as (G, O/G, C/G, kH, kW):
-   * the group dim strides over O/G filters.
-   */
-  private static dnnl_memory_desc weightDesc(Shape w, Layout layout, int groups) {
+  /** The weight's dims as oneDNN sees them: (O, C/G, kH, kW), or (G, O/G, C/G, kH, kW) with groups. */
+  private static long[] weightDims(Shape w, int groups) {
+    return groups == 1 ? w.dims() : new long[] {groups, w.dim(0) / groups, w.dim(1), w.dim(2), w.dim(3)};
+  }
+
+  /** The weight with its layout's strides; with groups the group dim strides over O/G filters. */
+  private static dnnl_memory_desc userWeightDesc(Shape w, Layout layout, int groups) {
     long[] strides = layout.strides(w);
     if (groups == 1) return Dnnl.memoryDesc(w, strides);
-    long perGroup = w.dim(0) / groups;
-    Shape grouped = Shape.of(groups, perGroup, w.dim(1), w.dim(2), w.dim(3));
-    return Dnnl.memoryDesc(
-        grouped, new long[] {perGroup * strides[0], strides[0], strides[1], strides[2], strides[3]});
+    long[] grouped = {w.dim(0) / groups * strides[0], strides[0], strides[1], strides[2], strides[3]};
+    return Dnnl.memoryDesc(Shape.of(weightDims(w, groups)), grouped);
+  }
+
+  /** The weight's dims with format_tag_any: oneDNN picks the format (the caller destroys the descriptor). */
+  private static dnnl_memory_desc anyWeightDesc(Shape w, int groups) {
+    long[] dims = weightDims(w, groups);
+    dnnl_memory_desc md = new dnnl_memory_desc();
+    check(
+        dnnl_memory_desc_create_with_tag(md, dims.length, dims, dnnl_f32, dnnl_format_tag_any),
+        "create a weight descriptor for " + w);
+    return md;
   }
 }

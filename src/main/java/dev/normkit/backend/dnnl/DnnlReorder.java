@@ -46,16 +46,24 @@ final class DnnlReorder {
   private static DnnlPrimitive create(Key key) {
     dnnl_memory_desc from = Dnnl.memoryDesc(key.shape, key.from.strides(key.shape));
     dnnl_memory_desc to = Dnnl.memoryDesc(key.shape, key.to.strides(key.shape));
+    try {
+      return create(from, to, key.shape + " from " + key.from + " to " + key.to);
+    } finally {
+      Dnnl.destroy(from, to);
+    }
+  }
+
+  /** A reorder primitive from {@code from} to {@code to} (same logical dims), arguments (FROM, TO). */
+  static DnnlPrimitive create(dnnl_memory_desc from, dnnl_memory_desc to, String what) {
     dnnl_primitive_attr attr = Dnnl.userScratchpadAttr();
     try {
       dnnl_primitive_desc pd = new dnnl_primitive_desc();
       check(
           dnnl_reorder_primitive_desc_create(pd, from, Dnnl.engine(), to, Dnnl.engine(), attr),
-          "create a reorder descriptor for " + key.shape + " from " + key.from + " to " + key.to);
+          "create a reorder descriptor for " + what);
       return DnnlPrimitive.create("reorder", pd, DNNL_ARG_FROM, DNNL_ARG_TO);
     } finally {
       dnnl_primitive_attr_destroy(attr);
-      Dnnl.destroy(from, to);
     }
   }
 }
