@@ -1,6 +1,7 @@
 package dev.normkit.backend.reference;
 
 import static dev.normkit.backend.reference.LogicalArrays.read;
+import static dev.normkit.backend.reference.LogicalArrays.readOptional;
 import static dev.normkit.backend.reference.LogicalArrays.write;
 
 import dev.normkit.Conv2dSpec;
@@ -26,40 +27,51 @@ public final class ReferenceConvolution implements ConvolutionKernel {
 
   @Override
   public void forward(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Tensor y) {
-    Taps taps = new Taps(x.shape(), w.shape(), spec);
-    double[] xs = read(x), ws = read(w);
-    double[] ys = new double[Math.toIntExact(taps.out.elementCount())];
-    if (bias != null) {
-      double[] b = read(bias);
-      for (int i = 0; i < ys.length; i++) ys[i] = b[outputChannel(taps.out, i)];
-    }
-    taps.forEach((yi, xi, wi) -> ys[yi] += xs[xi] * ws[wi]);
-    write(y, ys);
+    write(y, forward(read(x), x.shape(), read(w), w.shape(), readOptional(bias), spec));
   }
 
   @Override
   public void backwardData(Tensor dy, Tensor w, Conv2dSpec spec, Tensor dx) {
-    Taps taps = new Taps(dx.shape(), w.shape(), spec);
-    double[] dys = read(dy), ws = read(w);
-    double[] dxs = new double[Math.toIntExact(dx.elementCount())];
-    taps.forEach((yi, xi, wi) -> dxs[xi] += dys[yi] * ws[wi]);
-    write(dx, dxs);
+    write(dx, backwardData(read(dy), read(w), dx.shape(), w.shape(), spec));
   }
 
   @Override
   public void backwardWeights(Tensor x, Tensor dy, Conv2dSpec spec, Tensor dw, Tensor dbias) {
     double[] dys = read(dy);
-    if (dw != null) {
-      double[] xs = read(x);
-      double[] dws = new double[Math.toIntExact(dw.elementCount())];
-      new Taps(x.shape(), dw.shape(), spec).forEach((yi, xi, wi) -> dws[wi] += xs[xi] * dys[yi]);
-      write(dw, dws);
+    if (dw != null) write(dw, backwardWeights(read(x), dys, x.shape(), dw.shape(), spec));
+    if (dbias != null) write(dbias, biasGradient(dys, dy.shape()));
+  }
+
+  /** y from x (N, C, H, W) and w (O, C/G, kH, kW), bias (O) or null; arrays in logical C order. */
+  static double[] forward(double[] x, Shape xShape, double[] w, Shape wShape, double[] bias, Conv2dSpec spec) {
+    Taps taps = new Taps(xShape, wShape, spec);
+    double[] y = new double[Math.toIntExact(taps.out.elementCount())];
+    if (bias != null) {
+      for (int i = 0; i < y.length; i++) y[i] = bias[outputChannel(taps.out, i)];
     }
-    if (dbias != null) {
-      double[] db = new double[Math.toIntExact(dy.shape().channels())];
-      for (int i = 0; i < dys.length; i++) db[outputChannel(dy.shape(), i)] += dys[i];
-      write(dbias, db);
-    }
+    taps.forEach((yi, xi, wi) -> y[yi] += x[xi] * w[wi]);
+    return y;
+  }
+
+  /** dx[xi] = sum of dy[yi] * w[wi] over the taps reading x[xi]. */
+  static double[] backwardData(double[] dy, double[] w, Shape xShape, Shape wShape, Conv2dSpec spec) {
+    double[] dx = new double[Math.toIntExact(xShape.elementCount())];
+    new Taps(xShape, wShape, spec).forEach((yi, xi, wi) -> dx[xi] += dy[yi] * w[wi]);
+    return dx;
+  }
+
+  /** dw[wi] = sum of x[xi] * dy[yi] over the taps using w[wi]. */
+  static double[] backwardWeights(double[] x, double[] dy, Shape xShape, Shape wShape, Conv2dSpec spec) {
+    double[] dw = new double[Math.toIntExact(wShape.elementCount())];
+    new Taps(xShape, wShape, spec).forEach((yi, xi, wi) -> dw[wi] += x[xi] * dy[yi]);
+    return dw;
+  }
+
+  /** dbias[o] = sum of dy over n, i, j. */
+  static double[] biasGradient(double[] dy, Shape yShape) {
+    double[] db = new double[Math.toIntExact(yShape.channels())];
+    for (int i = 0; i < dy.length; i++) db[outputChannel(yShape, i)] += dy[i];
+    return db;
   }
 
   /** The channel of the logical index i of an (N, O, OH, OW) tensor. */
