@@ -38,6 +38,11 @@ record NormCase(Shape shape, Layout layout, boolean affine, boolean exact, long 
         : List.<boolean[]>of(new boolean[] {false, false});
   }
 
+  /** Exact inputs without affine parameters: the cases a statistics-only check needs. */
+  boolean exactWithoutAffine() {
+    return exact && !affine;
+  }
+
   Tensor x() {
     return Tensor.of(values(seed, shape, 0.5, 2), shape, layout);
   }
