@@ -1,8 +1,11 @@
 package dev.normkit;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -99,5 +102,33 @@ class GroupNormKernelTest {
   @MethodSource("exactStatisticsCases")
   void exactInputsGiveExactStatistics(NormCase c, Op op) {
     NormalizationChecks.exactInputsGiveExactStatistics(op, c);
+  }
+
+  /**
+   * oneDNN 3.11's group norm on a rank-2 (N, C) src writes past the end of dst (DnnlGroupNorm views it as (N, C, 1));
+   * the outputs here sit at the start of larger buffers whose tails must stay untouched.
+   */
+  @Test
+  void rank2InputWritesNothingPastItsOutputs() {
+    Shape shape = Shape.of(2, 8);
+    Shape stats = Functional.groupNormStatisticsShape(shape, 2);
+    int tail = 1024;
+    float sentinel = -777f;
+    try (Tensor x = Tensor.of(TestData.normal(1, 16, 0.5, 2), shape);
+        Tensor yBuffer = Tensor.empty(Shape.of(16 + tail), Layout.CHANNELS_FIRST);
+        Tensor meanBuffer = Tensor.empty(Shape.of(4 + tail), Layout.CHANNELS_FIRST);
+        Tensor varBuffer = Tensor.empty(Shape.of(4 + tail), Layout.CHANNELS_FIRST)) {
+      for (Tensor t : new Tensor[] {yBuffer, meanBuffer, varBuffer}) t.fill(sentinel);
+      Tensor y = Tensor.wrap(yBuffer.pointer(), shape, Layout.CHANNELS_FIRST);
+      Tensor mean = Tensor.wrap(meanBuffer.pointer(), stats, Layout.CHANNELS_FIRST);
+      Tensor var = Tensor.wrap(varBuffer.pointer(), stats, Layout.CHANNELS_FIRST);
+      Functional.groupNorm(Backend.NATIVE, x, 2, null, null, EPS, y, mean, var);
+      float[] ys = yBuffer.toArray(), means = meanBuffer.toArray(), vars = varBuffer.toArray();
+      for (int i = 0; i < tail; i++) {
+        assertEquals(sentinel, ys[16 + i], "y buffer overwritten at 16 + " + i);
+        assertEquals(sentinel, means[4 + i], "mean buffer overwritten at 4 + " + i);
+        assertEquals(sentinel, vars[4 + i], "var buffer overwritten at 4 + " + i);
+      }
+    }
   }
 }

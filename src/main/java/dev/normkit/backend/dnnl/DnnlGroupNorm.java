@@ -15,7 +15,9 @@ import org.bytedeco.dnnl.dnnl_primitive_desc;
 /**
  * Group normalization on oneDNN's {@code group_normalization} primitive: y = (x - mean[n, g]) / sqrt(var[n, g] +
  * eps) * gamma[c] + beta[c], with g = c / (C / G); the statistics have shape (N, G). x is described with its own
- * strides, so both layouts run without copies. oneDNN takes ranks 3 to 5: an (N, C) input is viewed as (N, C, 1).
+ * strides, so both layouts run without copies. An (N, C) input is viewed as (N, C, 1): oneDNN 3.11 accepts a rank-2
+ * src, but its kernels (jit_group, jit_instance) then compute wrong statistics and write past the end of dst (112
+ * floats past a (2, 8) dst, measured), while the (N, C, 1) view is correct.
  *
  * <p>oneDNN's group-norm backward on CPU is its reference implementation: correct, not fast.
  */
