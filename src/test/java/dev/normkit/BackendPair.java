@@ -1,11 +1,16 @@
 package dev.normkit;
 
+import static org.junit.jupiter.api.Assertions.fail;
+
 import java.util.Map;
 import java.util.TreeMap;
+import org.bytedeco.javacpp.FloatPointer;
 
 /**
  * One output written twice, by {@link Backend#NATIVE} and by {@link Backend#JAVA}, and compared per CONVENTIONS.md.
- * Both tensors start as NaN so that an element a backend fails to write cannot pass.
+ * Both tensors start as NaN so that an element a backend fails to write cannot pass. The native output sits inside
+ * a larger buffer between two guard zones filled with a sentinel: every comparison also asserts that the native code
+ * wrote nothing outside its output.
  *
  * <p>Every comparison records its error relative to the expected tensor's scale (max|a - e| / max|e|) under a
  * category; run with {@code -Dnormkit.printErrors=true} to print the worst per category, the figures the tests'
@@ -15,14 +20,35 @@ final class BackendPair implements AutoCloseable {
   private static final Map<String, Double> WORST = new TreeMap<>();
   private static final Map<String, String> WORST_CASE = new TreeMap<>();
 
+  /** Guard zones before (64 floats: keeps the output 64-byte aligned) and after the native output. */
+  private static final int FRONT_GUARD = 64;
+  private static final int BACK_GUARD = 256;
+  private static final float SENTINEL = -7.77e7f;
+
+  private final Tensor nativeBuffer;
   private final Tensor nativeOut;
   private final Tensor javaOut;
 
   private BackendPair(Shape shape, Layout layout) {
-    nativeOut = Tensor.empty(shape, layout);
+    long n = shape.elementCount();
+    nativeBuffer = Tensor.empty(Shape.of(FRONT_GUARD + n + BACK_GUARD), Layout.CHANNELS_FIRST);
+    nativeBuffer.fill(SENTINEL);
+    nativeOut = Tensor.wrap(new FloatPointer(nativeBuffer.pointer()).position(FRONT_GUARD), shape, layout);
     javaOut = Tensor.empty(shape, layout);
     nativeOut.fill(Float.NaN);
     javaOut.fill(Float.NaN);
+  }
+
+  /** Fails if anything was written to the guard zones around the native output. */
+  private void assertGuardsIntact(String what) {
+    float[] all = nativeBuffer.toArray();
+    int end = all.length - BACK_GUARD;
+    for (int i = 0; i < all.length; i++) {
+      if (i == FRONT_GUARD) i = end;
+      if (all[i] != SENTINEL) {
+        fail(what + ": native code wrote " + all[i] + " outside its output, at offset " + (i - FRONT_GUARD));
+      }
+    }
   }
 
   static BackendPair of(Shape shape, Layout layout) {
@@ -53,6 +79,7 @@ final class BackendPair implements AutoCloseable {
    * {@code detail} names the case (shape, layout, seed) in a failure message.
    */
   void assertClose(String category, String detail, double scaledAtol) {
+    assertGuardsIntact(category + " " + detail);
     float[] actual = nativeOut.toArray(), expected = javaOut.toArray();
     record(category, detail, Close.relativeError(actual, expected));
     Close.assertClose(category + " " + detail, actual, expected, scaledAtol, 0);
@@ -63,6 +90,7 @@ final class BackendPair implements AutoCloseable {
    * records the measured k, max |native - java| / (u * magnitude), under {@code category}.
    */
   void assertWithin(String category, String detail, double[] magnitude, double k) {
+    assertGuardsIntact(category + " " + detail);
     float[] actual = nativeOut.toArray(), expected = javaOut.toArray();
     if (actual.length != magnitude.length) {
       throw new IllegalArgumentException(category + ": " + actual.length + " values, " + magnitude.length + " bounds");
@@ -79,7 +107,7 @@ final class BackendPair implements AutoCloseable {
     }
     record(category, detail, measured);
     if (!(measured <= k)) {
-      org.junit.jupiter.api.Assertions.fail(String.format(
+      fail(String.format(
           "%s %s: element %d is %s, expected %s: error %.3g u * magnitude %.3g, bound %s u * magnitude",
           category, detail, worst, actual[worst], expected[worst], measured, magnitude[worst], k));
     }
@@ -113,6 +141,7 @@ final class BackendPair implements AutoCloseable {
   @Override
   public void close() {
     nativeOut.close();
+    nativeBuffer.close();
     javaOut.close();
   }
 }
