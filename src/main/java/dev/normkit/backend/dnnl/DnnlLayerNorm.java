@@ -109,7 +109,7 @@ public final class DnnlLayerNorm implements LayerNormKernel {
 
   /**
    * The kernel oneDNN picks for the forward-training or the full backward pass on x (for reports and tests), e.g.
-   * {@code simple_layer_norm:any}.
+   * {@code jit:uni}.
    */
   public static String implementation(Tensor x, int normalizedDims, boolean affine, boolean backward, double eps) {
     Pass pass = backward ? Pass.backward(affine) : Pass.TRAINING;

@@ -6,8 +6,8 @@ import dev.normkit.Layout;
 import dev.normkit.Tensor;
 
 /**
- * What the oneDNN-backed layer and group normalizations share: the flags, the passes, the order of execution
- * arguments of each pass, and how optional parameter gradients map onto them.
+ * What the oneDNN-backed layer and group normalizations share (and batch norm's backward): the flags, the passes, the
+ * order of execution arguments of each pass, and how optional parameter gradients map onto them.
  */
 final class NormalizationPrimitives {
   private NormalizationPrimitives() {}
