@@ -62,26 +62,9 @@ public final class DnnlBatchNorm implements BatchNormKernel {
       Tensor dgamma,
       Tensor dbeta) {
     boolean affine = gamma != null;
-    boolean paramGrads = affine && dgamma != null;
     int flags = affineFlags(affine) | (useGlobalStats ? dnnl_use_global_stats : 0);
-    DnnlPrimitive p = acquire(paramGrads ? Pass.BACKWARD : Pass.BACKWARD_DATA, x, flags, eps);
-    try {
-      if (paramGrads) {
-        if (dbeta != null) {
-          p.execute(x, mean, var, dy, gamma, dx, dgamma, dbeta);
-        } else {
-          try (Tensor scratchBeta = Tensor.empty(dgamma.shape(), Layout.CHANNELS_FIRST)) {
-            p.execute(x, mean, var, dy, gamma, dx, dgamma, scratchBeta);
-          }
-        }
-      } else if (affine) {
-        p.execute(x, mean, var, dy, gamma, dx);
-      } else {
-        p.execute(x, mean, var, dy, dx);
-      }
-    } finally {
-      p.release();
-    }
+    DnnlPrimitive p = acquire(affine ? Pass.BACKWARD : Pass.BACKWARD_DATA, x, flags, eps);
+    NormalizationPrimitives.backward(p, x, mean, var, dy, gamma, dx, dgamma, dbeta);
   }
 
   private static int affineFlags(boolean affine) {
@@ -131,16 +114,7 @@ public final class DnnlBatchNorm implements BatchNormKernel {
           dnnl_batch_normalization_backward_primitive_desc_create(
               pd, Dnnl.engine(), full ? dnnl_backward : dnnl_backward_data, md, md, md, key.eps, key.flags, hint, attr),
           "create a batch_norm backward descriptor for " + key.shape);
-      int[] args;
-      if (full) {
-        args = new int[] {DNNL_ARG_SRC, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_DIFF_DST, DNNL_ARG_SCALE,
-            DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT};
-      } else if (affine) {
-        args = new int[] {DNNL_ARG_SRC, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_DIFF_DST, DNNL_ARG_SCALE,
-            DNNL_ARG_DIFF_SRC};
-      } else {
-        args = new int[] {DNNL_ARG_SRC, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC};
-      }
+      int[] args = NormalizationPrimitives.args(NormalizationPrimitives.Pass.backward(affine), affine);
       return DnnlPrimitive.create("batch_norm backward", pd, args);
     } finally {
       dnnl_primitive_desc_destroy(hint);

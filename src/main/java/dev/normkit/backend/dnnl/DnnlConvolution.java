@@ -1,24 +1,294 @@
 package dev.normkit.backend.dnnl;
 
-import dev.normkit.*;
-import dev.normkit.backend.ConvolutionKernel;
+import static dev.normkit.backend.dnnl.Dnnl.check;
+import static org.bytedeco.dnnl.global.dnnl.*;
 
-/** PLACEHOLDER until its helper lands. */
+import dev.normkit.Conv2dSpec;
+import dev.normkit.Layout;
+import dev.normkit.Shape;
+import dev.normkit.Tensor;
+import dev.normkit.backend.ConvolutionKernel;
+import java.util.Locale;
+import org.bytedeco.dnnl.dnnl_memory_desc;
+import org.bytedeco.dnnl.dnnl_primitive_attr;
+import org.bytedeco.dnnl.dnnl_primitive_desc;
+
+/**
+ * 2-D convolution on oneDNN's {@code convolution} primitives (direct algorithm): forward, backward data and backward
+ * weights (with or without the bias gradient).
+ *
+ * <p>Activations are described with their own strides (NCHW or NHWC) and used in place. The weight's format is left
+ * to oneDNN ({@code format_tag_any}): with the plain OIHW format oneDNN 3.11 only has its reference kernel, hundreds
+ * of times slower than the blocked-weight ones it picks otherwise (brgemm, jit). Each call therefore reorders w into
+ * the chosen format (dw out of it) with a cached reorder primitive: a copy of the weight, small beside the
+ * activations.
+ *
+ * <p>oneDNN's conventions differ from PyTorch's in two places: groups are expressed by a 5-D weight (G, O/G, C/G,
+ * kH, kW) over the same memory, and oneDNN's dilation is PyTorch's minus one (0 = dense kernel).
+ */
 public final class DnnlConvolution implements ConvolutionKernel {
   public static final DnnlConvolution INSTANCE = new DnnlConvolution();
 
+  private enum Pass { FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS }
+
+  /**
+   * What a convolution primitive depends on: the pass, the shapes, the memory layouts of activations (x and y may
+   * differ only when one of them is a shape whose layouts coincide) and weight, the geometry and the bias.
+   */
+  private record Key(
+      Pass pass,
+      Shape x,
+      Layout xLayout,
+      Shape w,
+      Layout wLayout,
+      Layout yLayout,
+      Conv2dSpec spec,
+      boolean bias) {
+    Shape y() {
+      return spec.outputShape(x, w);
+    }
+  }
+
+  /**
+   * The reorder between the user's weight and the format the primitive of {@code conv} chose: user to chosen for
+   * forward and backward data, chosen to user for backward weights.
+   */
+  private record WeightReorderKey(Key conv) {}
+
+  /** What the bias-gradient reduction depends on. */
+  private record BiasKey(Shape dy, Layout layout) {}
+
+  private DnnlConvolution() {}
+
   @Override
   public void forward(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Tensor y) {
-    throw new UnsupportedOperationException("pending");
+    Key key = key(Pass.FORWARD, x, w, y, spec, bias != null);
+    DnnlPrimitive reorder = acquireWeightReorder(key);
+    try (Tensor kernel = bytes(reorder.argumentBytes(1))) {
+      reorder.execute(w, kernel);
+      if (bias != null) execute(key, x, kernel, bias, y);
+      else execute(key, x, kernel, y);
+    } finally {
+      reorder.release();
+    }
   }
 
   @Override
   public void backwardData(Tensor dy, Tensor w, Conv2dSpec spec, Tensor dx) {
-    throw new UnsupportedOperationException("pending");
+    Key key = key(Pass.BACKWARD_DATA, dx, w, dy, spec, false);
+    DnnlPrimitive reorder = acquireWeightReorder(key);
+    try (Tensor kernel = bytes(reorder.argumentBytes(1))) {
+      reorder.execute(w, kernel);
+      execute(key, dy, kernel, dx);
+    } finally {
+      reorder.release();
+    }
   }
 
   @Override
   public void backwardWeights(Tensor x, Tensor dy, Conv2dSpec spec, Tensor dw, Tensor dbias) {
-    throw new UnsupportedOperationException("pending");
+    if (dw == null) {
+      biasGradient(dy, dbias);
+      return;
+    }
+    Key key = key(Pass.BACKWARD_WEIGHTS, x, dw, dy, spec, dbias != null);
+    DnnlPrimitive reorder = acquireWeightReorder(key);
+    try (Tensor kernelGradient = bytes(reorder.argumentBytes(0))) {
+      if (dbias != null) execute(key, x, dy, kernelGradient, dbias);
+      else execute(key, x, dy, kernelGradient);
+      reorder.execute(kernelGradient, dw);
+    } finally {
+      reorder.release();
+    }
+  }
+
+  /**
+   * The kernels oneDNN picks for the three passes on these tensors (for reports and tests), e.g. {@code forward
+   * brg_conv_fwd:avx512_core, backward data ..., backward weights ...}.
+   */
+  public static String implementations(Tensor x, Tensor w, Tensor y, Conv2dSpec spec, boolean bias) {
+    StringBuilder names = new StringBuilder();
+    for (Pass pass : Pass.values()) {
+      DnnlPrimitive p = acquire(key(pass, x, w, y, spec, bias && pass != Pass.BACKWARD_DATA));
+      try {
+        if (names.length() > 0) names.append(", ");
+        names.append(pass.name().toLowerCase(Locale.ROOT).replace('_', ' ')).append(' ').append(p.implementation());
+      } finally {
+        p.release();
+      }
+    }
+    return names.toString();
+  }
+
+  /**
+   * dbias[o] = sum of dy[n, o, i, j] over n, i, j, on oneDNN's sum reduction. Used when dw is not wanted: backward
+   * weights computes dbias only beside dw, and the weight's kernel size cannot be recovered from x and dy alone.
+   */
+  private static void biasGradient(Tensor dy, Tensor dbias) {
+    if (dy.elementCount() == dbias.elementCount()) {
+      // dy is (1, O, 1, 1), already the sum; oneDNN's reduction rejects a src shaped like its dst.
+      dbias.copyFrom(dy.reshapeMemory(dbias.shape(), Layout.CHANNELS_FIRST));
+      return;
+    }
+    BiasKey key = new BiasKey(dy.shape(), layout(dy));
+    DnnlPrimitive p = PrimitiveCache.global().acquire(key, () -> createBiasReduction(key));
+    try {
+      p.execute(dy, dbias);
+    } finally {
+      p.release();
+    }
+  }
+
+  private static Key key(Pass pass, Tensor x, Tensor w, Tensor y, Conv2dSpec spec, boolean bias) {
+    return new Key(pass, x.shape(), layout(x), w.shape(), layout(w), layout(y), spec, bias);
+  }
+
+  /** A tensor's layout, or CHANNELS_FIRST when its shape has the same memory order in both. */
+  private static Layout layout(Tensor t) {
+    return Layout.layoutsCoincide(t.shape()) ? Layout.CHANNELS_FIRST : t.layout();
+  }
+
+  /** A scratch buffer of at least {@code bytes} bytes (64-byte aligned, as every tensor). */
+  private static Tensor bytes(long bytes) {
+    return Tensor.empty(Shape.of((bytes + Float.BYTES - 1) / Float.BYTES), Layout.CHANNELS_FIRST);
+  }
+
+  private static DnnlPrimitive acquire(Key key) {
+    return PrimitiveCache.global().acquire(key, () -> create(key));
+  }
+
+  private static void execute(Key key, Tensor... args) {
+    DnnlPrimitive p = acquire(key);
+    try {
+      p.execute(args);
+    } finally {
+      p.release();
+    }
+  }
+
+  private static DnnlPrimitive acquireWeightReorder(Key key) {
+    WeightReorderKey reorderKey = new WeightReorderKey(key);
+    return PrimitiveCache.global().acquire(reorderKey, () -> createWeightReorder(key));
+  }
+
+  private static DnnlPrimitive create(Key key) {
+    int[] args;
+    switch (key.pass) {
+      case FORWARD:
+        args = key.bias
+            ? new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST}
+            : new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+        break;
+      case BACKWARD_DATA:
+        args = new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
+        break;
+      default:
+        args = key.bias
+            ? new int[] {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS}
+            : new int[] {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS};
+    }
+    String name = "convolution " + key.pass.name().toLowerCase(Locale.ROOT).replace('_', ' ');
+    return DnnlPrimitive.create(name, primitiveDesc(key), args);
+  }
+
+  private static DnnlPrimitive createWeightReorder(Key key) {
+    dnnl_primitive_desc pd = primitiveDesc(key);
+    dnnl_memory_desc user = userWeightDesc(key.w, key.wLayout, key.spec.groups());
+    try {
+      boolean gradient = key.pass == Pass.BACKWARD_WEIGHTS;
+      dnnl_memory_desc chosen =
+          dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, gradient ? DNNL_ARG_DIFF_WEIGHTS : DNNL_ARG_WEIGHTS);
+      String what = "convolution weight " + key.w + (gradient ? " from oneDNN's format" : " to oneDNN's format");
+      return gradient ? DnnlReorder.create(chosen, user, what) : DnnlReorder.create(user, chosen, what);
+    } finally {
+      Dnnl.destroy(user);
+      dnnl_primitive_desc_destroy(pd);
+    }
+  }
+
+  /** The primitive descriptor of key's pass, weights in the format oneDNN prefers (the caller destroys it). */
+  private static dnnl_primitive_desc primitiveDesc(Key key) {
+    Shape yShape = key.y();
+    Conv2dSpec s = key.spec;
+    dnnl_memory_desc x = Dnnl.memoryDesc(key.x, key.xLayout.strides(key.x));
+    dnnl_memory_desc w = anyWeightDesc(key.w, s.groups());
+    dnnl_memory_desc y = Dnnl.memoryDesc(yShape, key.yLayout.strides(yShape));
+    dnnl_memory_desc bias = key.bias ? Dnnl.vectorDesc(key.w.dim(0)) : null;
+    dnnl_primitive_attr attr = Dnnl.userScratchpadAttr();
+    long[] strides = {s.strideH(), s.strideW()};
+    long[] dilates = {s.dilationH() - 1, s.dilationW() - 1};
+    long[] padding = {s.padH(), s.padW()};
+    String what = " descriptor for x " + key.x + " " + key.xLayout + ", w " + key.w + ", " + s;
+    try {
+      dnnl_primitive_desc forward = new dnnl_primitive_desc();
+      check(
+          dnnl_convolution_forward_primitive_desc_create(
+              forward, Dnnl.engine(), dnnl_forward_training, dnnl_convolution_direct, x, w, bias, y, strides,
+              dilates, padding, padding, attr),
+          "create a convolution forward" + what);
+      if (key.pass == Pass.FORWARD) return forward;
+      try {
+        dnnl_primitive_desc pd = new dnnl_primitive_desc();
+        if (key.pass == Pass.BACKWARD_DATA) {
+          check(
+              dnnl_convolution_backward_data_primitive_desc_create(
+                  pd, Dnnl.engine(), dnnl_convolution_direct, x, w, y, strides, dilates, padding, padding, forward,
+                  attr),
+              "create a convolution backward-data" + what);
+        } else {
+          check(
+              dnnl_convolution_backward_weights_primitive_desc_create(
+                  pd, Dnnl.engine(), dnnl_convolution_direct, x, w, bias, y, strides, dilates, padding, padding,
+                  forward, attr),
+              "create a convolution backward-weights" + what);
+        }
+        return pd;
+      } finally {
+        dnnl_primitive_desc_destroy(forward);
+      }
+    } finally {
+      dnnl_primitive_attr_destroy(attr);
+      Dnnl.destroy(x, w, y, bias);
+    }
+  }
+
+  private static DnnlPrimitive createBiasReduction(BiasKey key) {
+    Shape perChannel = Shape.of(1, key.dy.channels(), 1, 1);
+    dnnl_memory_desc src = Dnnl.memoryDesc(key.dy, key.layout.strides(key.dy));
+    dnnl_memory_desc dst = Dnnl.memoryDesc(perChannel, Layout.CHANNELS_FIRST.strides(perChannel));
+    dnnl_primitive_attr attr = Dnnl.userScratchpadAttr();
+    try {
+      dnnl_primitive_desc pd = new dnnl_primitive_desc();
+      check(
+          dnnl_reduction_primitive_desc_create(pd, Dnnl.engine(), dnnl_reduction_sum, src, dst, 0f, 0f, attr),
+          "create a sum reduction descriptor for " + key.dy + " " + key.layout);
+      return DnnlPrimitive.create("convolution bias gradient", pd, DNNL_ARG_SRC, DNNL_ARG_DST);
+    } finally {
+      dnnl_primitive_attr_destroy(attr);
+      Dnnl.destroy(src, dst);
+    }
+  }
+
+  /** The weight's dims as oneDNN sees them: (O, C/G, kH, kW), or (G, O/G, C/G, kH, kW) with groups. */
+  private static long[] weightDims(Shape w, int groups) {
+    return groups == 1 ? w.dims() : new long[] {groups, w.dim(0) / groups, w.dim(1), w.dim(2), w.dim(3)};
+  }
+
+  /** The weight with its layout's strides; with groups the group dim strides over O/G filters. */
+  private static dnnl_memory_desc userWeightDesc(Shape w, Layout layout, int groups) {
+    long[] strides = layout.strides(w);
+    if (groups == 1) return Dnnl.memoryDesc(w, strides);
+    long[] grouped = {w.dim(0) / groups * strides[0], strides[0], strides[1], strides[2], strides[3]};
+    return Dnnl.memoryDesc(Shape.of(weightDims(w, groups)), grouped);
+  }
+
+  /** The weight's dims with format_tag_any: oneDNN picks the format (the caller destroys the descriptor). */
+  private static dnnl_memory_desc anyWeightDesc(Shape w, int groups) {
+    long[] dims = weightDims(w, groups);
+    dnnl_memory_desc md = new dnnl_memory_desc();
+    check(
+        dnnl_memory_desc_create_with_tag(md, dims.length, dims, dnnl_f32, dnnl_format_tag_any),
+        "create a weight descriptor for " + w);
+    return md;
   }
 }

@@ -75,6 +75,11 @@ public final class DnnlPrimitive {
     return name;
   }
 
+  /** The size in bytes of the buffer the argument at {@code position} (in creation order) takes. */
+  long argumentBytes(int position) {
+    return dnnl_memory_desc_get_size(argDescs[position]);
+  }
+
   /**
    * Runs the primitive on the given buffers, one per argument in creation order, and waits for it. Buffers must
    * match the argument descriptors (the callers' validation guarantees it).

@@ -10,7 +10,7 @@ public final class ReferenceBatchNorm implements BatchNormKernel {
 
   private ReferenceBatchNorm() {}
 
-  private static NormalizationSets sets(Shape s) {
+  static NormalizationSets sets(Shape s) {
     int c = Math.toIntExact(s.channels());
     return NormalizationSets.perChannel(s.batch(), c, s.spatialSize(), c, (n, ch) -> ch);
   }

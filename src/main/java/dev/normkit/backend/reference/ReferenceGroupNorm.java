@@ -10,7 +10,7 @@ public final class ReferenceGroupNorm implements GroupNormKernel {
 
   private ReferenceGroupNorm() {}
 
-  private static NormalizationSets sets(Shape s, int groups) {
+  static NormalizationSets sets(Shape s, int groups) {
     int c = Math.toIntExact(s.channels());
     int perGroup = c / groups;
     int sets = Math.toIntExact(s.batch() * groups);

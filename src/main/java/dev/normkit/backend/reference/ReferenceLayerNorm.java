@@ -13,7 +13,7 @@ public final class ReferenceLayerNorm implements LayerNormKernel {
 
   private ReferenceLayerNorm() {}
 
-  private static NormalizationSets sets(Shape s, int normalizedDims) {
+  static NormalizationSets sets(Shape s, int normalizedDims) {
     int d = Math.toIntExact(s.product(s.rank() - normalizedDims, s.rank()));
     int total = Math.toIntExact(s.elementCount());
     int[] set = new int[total];
