@@ -43,7 +43,13 @@ def shape_text(shape):
 
 
 class Case:
-    """One case: float32 inputs drawn from its seed, float64 torch tensors made from them, float32 files out."""
+    """One case: float32 inputs drawn from its seed, float64 torch tensors made from them, float32 files out.
+
+    generate_special.py reuses the cases with float32 compute and a transform of x (NaN, infinity, huge, tiny values,
+    an empty batch): the class attributes below."""
+
+    dtype = torch.float64
+    x_transform = staticmethod(lambda a: a)
 
     def __init__(self, name, op, seed, **params):
         self.name, self.op, self.seed, self.params = name, op, seed, params
@@ -59,8 +65,10 @@ class Case:
         return self._input(name, a, grad)
 
     def _input(self, name, a, grad):
+        if name == "x":
+            a = Case.x_transform(a)
         self.inputs[name] = a
-        return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
+        return torch.tensor(a, dtype=Case.dtype, requires_grad=grad)
 
     def output(self, name, t):
         self.outputs[name] = t.detach().numpy().astype(np.float32)
@@ -74,8 +82,8 @@ class Case:
             if leaf is not None:
                 self.output(name, leaf.grad)
 
-    def write(self, manifest):
-        d = os.path.join(ROOT, self.name)
+    def write(self, manifest, root=None):
+        d = os.path.join(root or ROOT, self.name)
         os.makedirs(d)
         for prefix, tensors in (("in", self.inputs), ("out", self.outputs)):
             for name, a in tensors.items():

@@ -314,7 +314,14 @@ public final class Functional {
       throw new IllegalArgumentException(
           "running_mean and running_var must be given when not using input statistics");
     }
-    if (x.elementCount() == 0) return;
+    if (x.elementCount() == 0) {
+      // as PyTorch: the batch average of no per-instance statistics is NaN, and so become the running statistics
+      if (useInputStats && runningMean != null) {
+        runningMean.fill(Float.NaN);
+        runningVar.fill(Float.NaN);
+      }
+      return;
+    }
     if (!useInputStats) {
       backend.instanceNorm().forwardInference(x, weight, bias, runningMean, runningVar, eps, y);
       return;

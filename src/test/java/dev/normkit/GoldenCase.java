@@ -18,15 +18,15 @@ import java.util.Map;
  * the case's {@code in_<name>.npy} / {@code out_<name>.npy} files.
  */
 final class GoldenCase {
-  private static final String ROOT = "/golden/";
-
+  private final String root;
   final String name;
   final String op;
   final Map<String, String> params = new LinkedHashMap<>();
   final Map<String, NpyArray> inputs = new LinkedHashMap<>();
   final Map<String, NpyArray> outputs = new LinkedHashMap<>();
 
-  private GoldenCase(String line) {
+  private GoldenCase(String root, String line) {
+    this.root = root;
     String[] fields = line.trim().split("\\s+");
     name = fields[0];
     for (int i = 1; i < fields.length; i++) {
@@ -44,18 +44,23 @@ final class GoldenCase {
     op = params.get("op");
   }
 
-  /** Every case of the manifest. */
+  /** Every case of the golden manifest (float64 PyTorch results). */
   static List<GoldenCase> all() {
+    return all("/golden/");
+  }
+
+  /** Every case of the manifest under the resource directory {@code root}, e.g. "/special/". */
+  static List<GoldenCase> all(String root) {
     List<GoldenCase> cases = new ArrayList<>();
-    for (String line : new String(bytes(ROOT + "manifest.txt"), StandardCharsets.UTF_8).split("\n")) {
-      if (!line.isBlank() && !line.startsWith("#")) cases.add(new GoldenCase(line));
+    for (String line : new String(bytes(root + "manifest.txt"), StandardCharsets.UTF_8).split("\n")) {
+      if (!line.isBlank() && !line.startsWith("#")) cases.add(new GoldenCase(root, line));
     }
     return cases;
   }
 
   /** Reads {@code file}.npy and checks it has the manifest's shape. */
   private NpyArray load(String file, String shape) {
-    NpyArray a = Npy.read(bytes(ROOT + name + "/" + file + ".npy"));
+    NpyArray a = Npy.read(bytes(root + name + "/" + file + ".npy"));
     if (!a.toShape().equals(Shape.parse(shape))) {
       throw new IllegalStateException(name + "/" + file + " has shape " + a.toShape() + ", manifest says " + shape);
     }

@@ -88,7 +88,7 @@ class GoldenVectorTest {
   }
 
   /** Runs the case's op forward and backward; the outputs under the golden files' names. */
-  private static Map<String, float[]> run(GoldenCase c, Backend backend, Layout layout) {
+  static Map<String, float[]> run(GoldenCase c, Backend backend, Layout layout) {
     try (Tensors t = new Tensors()) {
       Tensor x = t.add(c.input("x", layout));
       Tensor dy = t.add(c.input("grad_output", layout));
