@@ -58,6 +58,22 @@ public final class BenchCases {
     return cases;
   }
 
+  /**
+   * The case with this op, pass, layout and shape ("32x64x14x14"), built now; throws IllegalArgumentException when
+   * the suite has no such case.
+   */
+  public static BenchCase find(String op, String pass, String layout, String shape) {
+    for (Supplier<BenchCase> supplier : all()) {
+      BenchCase c = supplier.get();
+      if (c.op().equals(op) && c.pass().equals(pass) && c.layout().equals(layout)
+          && BenchRunner.shapeText(c.shape()).equals(shape)) {
+        return c;
+      }
+      c.close();
+    }
+    throw new IllegalArgumentException("no benchmark case " + op + " " + pass + " " + layout + " " + shape);
+  }
+
   private static long forwardBytes(Shape s) {
     return 2 * s.elementCount() * Float.BYTES;
   }
