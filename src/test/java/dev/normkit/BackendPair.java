@@ -3,7 +3,9 @@ package dev.normkit;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import org.bytedeco.javacpp.FloatPointer;
 
@@ -58,12 +60,41 @@ final class BackendPair implements AutoCloseable {
     }
   }
 
-  private BackendPair(Shape shape, Layout layout) {
-    for (Backend b : Backend.values()) {
+  private BackendPair(Shape shape, Layout layout, Set<Backend> natives) {
+    for (Backend b : natives) {
       if (b != Backend.JAVA) nativeOut.put(b, Guarded.of(shape, layout));
     }
     javaOut = Tensor.empty(shape, layout);
     javaOut.fill(Float.NaN);
+  }
+
+  private BackendPair(Shape shape, Layout layout) {
+    this(shape, layout, EnumSet.allOf(Backend.class));
+  }
+
+  /** A pair of {@link Backend#NATIVE} and the reference only (for sweeps over normkit's kernel configurations). */
+  static BackendPair nativeOnly(Shape shape, Layout layout) {
+    return new BackendPair(shape, layout, EnumSet.of(Backend.NATIVE));
+  }
+
+  /** A parameter- or statistics-shaped {@link #nativeOnly} pair, or null when not wanted. */
+  static BackendPair nativeOnly(boolean wanted, Shape shape) {
+    return wanted ? nativeOnly(shape, Layout.CHANNELS_FIRST) : null;
+  }
+
+  /** Refills the native outputs with NaN (their guard zones stay), before a native backend writes them again. */
+  void resetNative() {
+    for (Guarded g : nativeOut.values()) g.out().fill(Float.NaN);
+  }
+
+  /** As {@link #resetNative} for an optional pair. */
+  static void resetNative(BackendPair pair) {
+    if (pair != null) pair.resetNative();
+  }
+
+  /** The native backend's output, in logical order (null for a null pair). */
+  static float[] nativeValues(BackendPair pair) {
+    return pair == null ? null : pair.get(Backend.NATIVE).toArray();
   }
 
   static BackendPair of(Shape shape, Layout layout) {
