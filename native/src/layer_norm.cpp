@@ -138,8 +138,14 @@ const float *parameter_tile(const shape &p, const float *logical, int64_t i0, in
     const int64_t lines = length / p.c;
     int64_t offset[kMaxChunkLines];
     chunk_line_offsets(p, i0 / p.c, lines, offset);
-    for (int64_t c = 0; c < p.c; ++c) {
-        for (int64_t l = 0; l < lines; ++l) tile[l * p.c + c] = logical[offset[l] + c * p.s];
+    for (int64_t c0 = 0; c0 < p.c; c0 += kFloatsPerVector) {  // a block of channels at a time: lines stay in L1
+        const int64_t c1 = std::min(p.c, c0 + kFloatsPerVector);
+        for (int64_t l = 0; l < lines; ++l) {
+            const float *from = logical + offset[l];
+            float *to = tile + l * p.c;
+#pragma omp simd
+            for (int64_t c = c0; c < c1; ++c) to[c] = from[c * p.s];
+        }
     }
     return tile;
 }
@@ -154,8 +160,14 @@ void store_parameter_tile(const shape &p, const double *tile, int64_t i0, int64_
     const int64_t lines = length / p.c;
     int64_t offset[kMaxChunkLines];
     chunk_line_offsets(p, i0 / p.c, lines, offset);
-    for (int64_t c = 0; c < p.c; ++c) {
-        for (int64_t l = 0; l < lines; ++l) logical[offset[l] + c * p.s] = static_cast<float>(tile[l * p.c + c]);
+    for (int64_t c0 = 0; c0 < p.c; c0 += kFloatsPerVector) {
+        const int64_t c1 = std::min(p.c, c0 + kFloatsPerVector);
+        for (int64_t l = 0; l < lines; ++l) {
+            float *to = logical + offset[l];
+            const double *from = tile + l * p.c;
+#pragma omp simd
+            for (int64_t c = c0; c < c1; ++c) to[c * p.s] = static_cast<float>(from[c]);
+        }
     }
 }
 
@@ -262,22 +274,27 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
             for (int64_t m = m0; m < m1; ++m) {
                 const float *x = src + m * p.d, *dy = diff_dst + m * p.d;
                 const gradient_sums sums = row_gradient_sums(x, dy, gamma, 0, p.d, r.mean[m]);
-                row_gradient_output(x, dy, diff_src + m * p.d, gamma, 0, p.d, coefficients(m, sums.dy, sums.dy_u),
-                                    stream);
-                if (dg) run_parameter_gradients(x, dy, p.d, r.mean[m], rstd_of(r.var[m], p.eps), dg, db);
+                const gradient_affine k = coefficients(m, sums.dy, sums.dy_u);
+                if (dg) {
+                    run_gradient_affine_with_parameters(dy, x, diff_src + m * p.d, p.d, k, gamma, r.mean[m],
+                                                        rstd_of(r.var[m], p.eps), dg, db, stream);
+                } else {
+                    row_gradient_output(x, dy, diff_src + m * p.d, gamma, 0, p.d, k, stream);
+                }
             }
             if (stream) stream_fence();
             if (want_params) {
 #pragma omp barrier
-#pragma omp for schedule(static)
-                for (int64_t i = 0; i < p.d; ++i) {
-                    double g = 0, b = 0;
-                    for (int64_t j = 0; j < nt; ++j) {
-                        g += r.partial[2 * p.d * j + i];
-                        b += r.partial[2 * p.d * j + p.d + i];
+                // dgamma, dbeta: the per-thread partials added in thread order
+                for (int64_t which = 0; which < 2; ++which) {
+                    float *out = which == 0 ? r.diff_gamma : r.diff_beta;
+                    if (out == nullptr) continue;
+#pragma omp for simd schedule(static)
+                    for (int64_t i = 0; i < p.d; ++i) {
+                        double v = 0;
+                        for (int64_t j = 0; j < nt; ++j) v += r.partial[(2 * j + which) * p.d + i];
+                        out[i] = static_cast<float>(v);
                     }
-                    if (r.diff_gamma) r.diff_gamma[i] = static_cast<float>(g);
-                    if (r.diff_beta) r.diff_beta[i] = static_cast<float>(b);
                 }
             }
         }
@@ -317,8 +334,12 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
             }
             for (int64_t m = 0; m < p.rows; ++m) {
                 const float *x = src + m * p.d + i0, *dy = diff_dst + m * p.d + i0;
-                row_gradient_output(x, dy, diff_src + m * p.d + i0, g, 0, len, r.row_coefficients[m], stream);
-                if (want_params) run_parameter_gradients(x, dy, len, r.mean[m], r.row_rstd[m], dg, db);
+                if (want_params) {
+                    run_gradient_affine_with_parameters(dy, x, diff_src + m * p.d + i0, len, r.row_coefficients[m], g,
+                                                        r.mean[m], r.row_rstd[m], dg, db, stream);
+                } else {
+                    row_gradient_output(x, dy, diff_src + m * p.d + i0, g, 0, len, r.row_coefficients[m], stream);
+                }
             }
             store_parameter_tile(p, dg, i0, len, r.diff_gamma);
             store_parameter_tile(p, db, i0, len, r.diff_beta);

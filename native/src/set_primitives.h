@@ -481,14 +481,27 @@ inline void run_weighted_gradient_affine(const float *dy, const float *x, float 
     write_run(dx, n, stream, [&](int64_t i) { return k.a * w[i] * dy[i] + k.b * (x[i] - k.m) + k.c; });
 }
 
-// Adds a set's share of the elementwise parameter gradients: dgamma[i] += dy * (x - mean) * rstd, dbeta[i] += dy.
-inline void run_parameter_gradients(const float *x, const float *dy, int64_t n, double mean, double rstd,
-                                    double *dgamma, double *dbeta) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) {
+// dx = a * w[i] * dy + b * (x - m) + c over a run (w: elementwise gamma, or null for ones), and in the same pass
+// the set's share of the elementwise parameter gradients, dgamma[i] += dy * (x - mean) * rstd, dbeta[i] += dy.
+// (write_run evaluates each i exactly once, so the accumulation can ride along with the output.)
+inline void run_gradient_affine_with_parameters(const float *dy, const float *x, float *dx, int64_t n,
+                                                gradient_affine k, const float *w, double mean, double rstd,
+                                                double *dgamma, double *dbeta, bool stream) {
+    auto accumulate = [&](int64_t i) {
         const double g = dy[i];
         dgamma[i] += g * (static_cast<double>(x[i]) - mean) * rstd;
         dbeta[i] += g;
+    };
+    if (w) {
+        write_run(dx, n, stream, [&](int64_t i) {
+            accumulate(i);
+            return k.a * w[i] * dy[i] + k.b * (x[i] - k.m) + k.c;
+        });
+    } else {
+        write_run(dx, n, stream, [&](int64_t i) {
+            accumulate(i);
+            return k.a * dy[i] + k.b * (x[i] - k.m) + k.c;
+        });
     }
 }
 
