@@ -11,13 +11,13 @@
 // Every pass has the same shape: optional per-channel sums over the channel's values, per-channel coefficients
 // from the totals (which also writes the statistics or dgamma/dbeta), then an elementwise output from those
 // coefficients. A pass (training_forward, inference_forward, backward below) says how to sum a stretch of values,
-// how to finish a channel and how to write a stretch of output; run_passes() decides which thread does what, from
+// how to finish a channel and how to write a stretch of output; run_pass() decides which thread does what, from
 // the shape and thread count only, so that results are reproducible for a given thread count.
 //
 // Channels-first (a channel is N runs of S contiguous values, C * S apart):
 //  - by channel (C >= kChannelsPerThread * threads): each thread takes whole channels, summing a channel's runs
-//    and then writing its output while they are still in L1/L2 (a channel of N * S floats is read from memory once
-//    when it fits there);
+//    (in one set of accumulator registers) and then writing its output while they are still in L1/L2 (a channel
+//    of N * S floats is read from memory once when it fits there);
 //  - by plane (fewer channels, or no sums needed): the sums of every (n, c) plane in parallel, their totals per
 //    channel in n order, then every plane's output in parallel.
 // Channels-last (rows of C channels, R = N * S rows, C floats apart), vectorized across channels, by row sweeps:
@@ -65,20 +65,7 @@ struct coefficient_arrays {
         b[j] = k.b;
         c[j] = k.c;
     }
-
-    coefficient_arrays from(int64_t c0) const { return {m + c0, a + c0, b + c0, c + c0}; }
 };
-
-int64_t threads_for(const ncs_problem &p) {
-    return p.n * p.c * p.s >= kParallelThreshold ? omp_get_max_threads() : 1;
-}
-
-// [begin, end) of part t of `count` items split into `parts` contiguous parts.
-inline void split(int64_t count, int64_t parts, int64_t t, int64_t *begin, int64_t *end) {
-    const int64_t base = count / parts, extra = count % parts;
-    *begin = t * base + std::min(t, extra);
-    *end = *begin + base + (t < extra ? 1 : 0);
-}
 
 // ------------------------------------------------------------------------------------------------ the passes
 
@@ -285,7 +272,7 @@ ncs_problem effective(const ncs_problem &p) {
 template <class Pass>
 void run_pass(const ncs_problem &p, Pass pass) {
     enum { BY_CHANNEL, BY_PLANE, BY_ROW_SWEEP } partition;
-    const int64_t threads = threads_for(p);
+    const int64_t threads = threads_for(p.n * p.c * p.s);
     const bool sums = pass.needs_sums();
     if (p.layout == NK_LAYOUT_CHANNELS_FIRST) {
         partition = sums && (threads == 1 || p.c >= kChannelsPerThread * threads) ? BY_CHANNEL : BY_PLANE;

@@ -42,8 +42,6 @@ shape shape_of(const group_norm_problem &p) {
     return {x.n, x.c, x.s, p.groups, x.c / p.groups, channels_first, x.eps};
 }
 
-int64_t threads_for(const shape &p) { return p.n * p.c * p.s >= kParallelThreshold ? omp_get_max_threads() : 1; }
-
 // Groups per channels-last block: whole rows (all groups), so that both passes read and write memory contiguously
 // (blocks of a few groups, which would keep a big image's block in L2 for the second read, measured up to 2.5
 // times slower: their rows are C floats apart); fewer when there are fewer images than threads.
@@ -80,7 +78,7 @@ inline double param(const float *v, int64_t c, double fallback) { return v ? v[c
 void group_norm_forward(const group_norm_problem &problem, const float *src, const float *gamma, const float *beta,
                         float *dst, float *mean, float *var) {
     const shape p = shape_of(problem);
-    const int64_t threads = threads_for(p), n_set = p.set_size();
+    const int64_t threads = threads_for(p.n * p.c * p.s), n_set = p.set_size();
     // A set's statistics from its sums shifted by k; writes them and returns (mean, rstd).
     auto finish = [&](int64_t n, int64_t g, double k, shifted_sums sums, double *rstd) {
         const moments m = moments_from(k, sums, n_set);
@@ -145,7 +143,7 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
                          const float *gamma, const float *mean, const float *var, float *diff_src, float *diff_gamma,
                          float *diff_beta) {
     const shape p = shape_of(problem);
-    const int64_t threads = threads_for(p), n_set = p.set_size();
+    const int64_t threads = threads_for(p.n * p.c * p.s), n_set = p.set_size();
     const bool want_params = diff_gamma != nullptr || diff_beta != nullptr;
     scratch_plan plan;
     // per (n, c): sum(dy * u) and sum(dy), for dgamma and dbeta

@@ -64,14 +64,6 @@ shape shape_of(const layer_norm_problem &p) {
     return q;
 }
 
-int64_t threads_for(const shape &p) { return p.n * p.c * p.s >= kParallelThreshold ? omp_get_max_threads() : 1; }
-
-// [begin, end) of part t of `count` items split into `parts` contiguous parts.
-inline void split(int64_t count, int64_t parts, int64_t t, int64_t *begin, int64_t *end) {
-    const int64_t base = count / parts, extra = count % parts;
-    *begin = t * base + std::min(t, extra);
-    *end = *begin + base + (t < extra ? 1 : 0);
-}
 
 // The statistics of a set from its sums shifted by k; writes mean[m] and var[m]; returns the normalization's
 // coefficients (fold with gamma 1 and beta 0).
@@ -453,7 +445,7 @@ void columns_backward(const shape &p, int64_t threads, const float *src, const f
 void layer_norm_forward(const layer_norm_problem &problem, const float *src, const float *gamma, const float *beta,
                         float *dst, float *mean, float *var) {
     const shape p = shape_of(problem);
-    const int64_t threads = threads_for(p);
+    const int64_t threads = threads_for(p.n * p.c * p.s);
     scratch_plan plan;
     if (p.map == mapping::columns) {
         const int64_t w = columns_block_width(p, threads);
@@ -477,7 +469,7 @@ void layer_norm_backward(const layer_norm_problem &problem, const float *src, co
                          const float *gamma, const float *mean, const float *var, float *diff_src, float *diff_gamma,
                          float *diff_beta) {
     const shape p = shape_of(problem);
-    const int64_t threads = threads_for(p);
+    const int64_t threads = threads_for(p.n * p.c * p.s);
     const bool want_params = diff_gamma != nullptr || diff_beta != nullptr;
     scratch_plan plan;
     if (p.map == mapping::columns) {

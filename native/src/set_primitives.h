@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstring>
 #include <immintrin.h>
+#include <omp.h>
 
 #ifndef NK_ISA_NAMESPACE
 #error "compile kernel sources through normkit_add_isa_variant, which defines NK_ISA_NAMESPACE"
@@ -52,6 +53,18 @@ constexpr int64_t kGroupRows = 4;
 
 // Below this many elements a kernel runs on the calling thread: an OpenMP fork costs more than the work.
 constexpr int64_t kParallelThreshold = int64_t{1} << 14;
+
+// The OpenMP threads a kernel over `elements` values uses: the caller's setting, or 1 below kParallelThreshold.
+inline int64_t threads_for(int64_t elements) {
+    return elements >= kParallelThreshold ? omp_get_max_threads() : 1;
+}
+
+// [begin, end) of part t of `count` items split into `parts` contiguous parts.
+inline void split(int64_t count, int64_t parts, int64_t t, int64_t *begin, int64_t *end) {
+    const int64_t base = count / parts, extra = count % parts;
+    *begin = t * base + std::min(t, extra);
+    *end = *begin + base + (t < extra ? 1 : 0);
+}
 
 // One vector register of doubles, and the floats that widen into it (the scalar baseline gets SSE2 pairs).
 typedef double dvec __attribute__((vector_size(kDoublesPerVector * sizeof(double))));

@@ -126,6 +126,19 @@ final class NormalizationChecks {
     return configs;
   }
 
+  /**
+   * The configurations that differ for a tensor of this shape: every ISA, and 1 and 2 threads only from the size at
+   * which the kernels start using threads (PARALLEL_ELEMENTS; below it they run on the calling thread whatever the
+   * setting).
+   */
+  static List<Config> configs(Shape shape) {
+    if (shape.elementCount() >= PARALLEL_ELEMENTS) return configs();
+    return configs().stream().filter(c -> c.threads() == 1).toList();
+  }
+
+  /** kParallelThreshold of native/src/set_primitives.h. */
+  static final long PARALLEL_ELEMENTS = 1 << 14;
+
   /** A configuration in effect until closed; the ISA cap and the thread count in effect before are restored. */
   static final class ConfigScope implements AutoCloseable {
     private final IsaCap cap;
@@ -161,7 +174,7 @@ final class NormalizationChecks {
         BackendPair var = BackendPair.nativeOnly(true, stats)) {
       op.forward(Backend.JAVA, x, g, b, y.get(Backend.JAVA), mean.get(Backend.JAVA), var.get(Backend.JAVA));
       NormBounds bounds = op.bounds(x, dy, g, b, mean.get(Backend.JAVA), var.get(Backend.JAVA));
-      for (Config config : configs()) {
+      for (Config config : configs(c.shape())) {
         String detail = c + op.detail() + " " + config;
         try (ConfigScope scope = new ConfigScope(config)) {
           float[][] first = null;
@@ -202,7 +215,7 @@ final class NormalizationChecks {
         BackendPair db = BackendPair.nativeOnly(parameterGradients, params)) {
       op.backward(Backend.JAVA, x, dy, g, mean, var, dx.get(Backend.JAVA), BackendPair.get(dg, Backend.JAVA),
           BackendPair.get(db, Backend.JAVA));
-      for (Config config : configs()) {
+      for (Config config : configs(c.shape())) {
         String detail = c + op.detail() + " " + config + " dgamma/dbeta " + parameterGradients;
         try (ConfigScope scope = new ConfigScope(config)) {
           float[][] first = null;
@@ -282,7 +295,7 @@ final class NormalizationChecks {
       float[] expectedY = ny.get(Backend.JAVA).toArray();
       assertTrue(Float.isNaN(expectedY[nanIndex]) && countNaN(expectedY) < expectedY.length,
           "the reference makes some but not all of y NaN: " + c);
-      for (Config config : configs()) {
+      for (Config config : configs(c.shape())) {
         String detail = c + op.detail() + " NaN at " + nanIndex + " " + config;
         try (ConfigScope scope = new ConfigScope(config)) {
           op.forward(Backend.NATIVE, nanX, g, b, ny.get(Backend.NATIVE), nmean.get(Backend.NATIVE),

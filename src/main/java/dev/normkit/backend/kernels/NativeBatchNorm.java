@@ -13,10 +13,10 @@ import dev.normkit.backend.ThreadPolicy;
 /**
  * Batch norm on normkit's own kernels ({@code native/src/batch_norm.cpp}): x of logical shape (N, C, *spatial) is
  * handed over as (N, C, S) in either layout; one statistics set per channel over its N * S values, accumulated in
- * double; y = (x - mean) / sqrt(var + eps) * gamma[c] + beta[c]. Channels-first channels are read from memory once
- * where they fit in L2, channels-last tensors in blocks of channels across all rows (or in row sweeps when even 16
- * channels do not fit). Inputs are validated by {@link dev.normkit.Functional}, which also updates running
- * statistics.
+ * double; y = (x - mean) / sqrt(var + eps) * gamma[c] + beta[c]. A channels-first channel is read from memory once
+ * where it fits in L2 (its sums, then its output); channels-last tensors are swept row by row twice (sums, output),
+ * and large outputs are written with streaming stores. Results are reproducible for a given thread count. Inputs are
+ * validated by {@link dev.normkit.Functional}, which also updates running statistics.
  */
 public final class NativeBatchNorm implements BatchNormKernel {
   public static final NativeBatchNorm INSTANCE = new NativeBatchNorm();

@@ -14,8 +14,9 @@ import dev.normkit.backend.ThreadPolicy;
  * Group norm on normkit's own kernels ({@code native/src/group_norm.cpp}): x of logical shape (N, C, *spatial) is
  * handed over as (N, C, S) in either layout; one statistics set per (n, g) over the group's C / G channels and S,
  * accumulated in double; y = (x - mean[n, g]) / sqrt(var[n, g] + eps) * gamma[c] + beta[c]. A channels-first set is
- * one contiguous run; channels-last images are processed in blocks of whole groups that fit in L2. Inputs are
- * validated by {@link dev.normkit.Functional}.
+ * one contiguous run; a channels-last image is swept row by row, vectorized across its channels (split into blocks
+ * of whole groups only when there are fewer images than threads). The backward is the kernel oneDNN lacks (its
+ * group-norm backward is a reference implementation). Inputs are validated by {@link dev.normkit.Functional}.
  */
 public final class NativeGroupNorm implements GroupNormKernel {
   public static final NativeGroupNorm INSTANCE = new NativeGroupNorm();
