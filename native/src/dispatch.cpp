@@ -71,8 +71,8 @@ nk_status_t guarded(F run) noexcept {
     }
 }
 
-// The checks every instance-norm entry point shares: dims, layout, eps. *empty tells that there is nothing to do.
-bool valid_instance_norm(int64_t n, int64_t c, int64_t s, nk_layout_t layout, double eps, bool *empty) {
+// The checks every activation entry point (instance, batch, group, layer norm) shares: dims, layout, eps. *empty tells that there is nothing to do.
+bool valid_activation(int64_t n, int64_t c, int64_t s, nk_layout_t layout, double eps, bool *empty) {
     int64_t total = 0;
     if (!valid_dims({n, c, s}, &total) || !valid_layout(layout) || !valid_eps(eps)) return false;
     *empty = total == 0;
@@ -83,7 +83,7 @@ nk_status_t instance_norm_backward(const float *src, const float *diff_dst, cons
                                    const float *var, float *diff_src, float *diff_gamma, float *diff_beta, int64_t n,
                                    int64_t c, int64_t s, nk_layout_t layout, double eps, bool running_stats) {
     bool empty = false;
-    if (!valid_instance_norm(n, c, s, layout, eps, &empty)) return NK_INVALID_ARGUMENTS;
+    if (!valid_activation(n, c, s, layout, eps, &empty)) return NK_INVALID_ARGUMENTS;
     if (empty) return NK_SUCCESS;
     if (!all_given({src, diff_dst, mean, var, diff_src})) return NK_INVALID_ARGUMENTS;
     return guarded([&] {
@@ -94,6 +94,30 @@ nk_status_t instance_norm_backward(const float *src, const float *diff_dst, cons
         table().instance_norm_backward({n, c, s, layout, eps}, src, diff_dst, gamma, stats, running_stats, diff_src,
                                        diff_gamma, diff_beta, partials.get());
     });
+}
+
+nk_status_t batch_norm_backward(const float *src, const float *diff_dst, const float *gamma, const float *mean,
+                                const float *var, float *diff_src, float *diff_gamma, float *diff_beta, int64_t n,
+                                int64_t c, int64_t s, nk_layout_t layout, double eps, bool global_stats) {
+    bool empty = false;
+    if (!valid_activation(n, c, s, layout, eps, &empty)) return NK_INVALID_ARGUMENTS;
+    if (empty) return NK_SUCCESS;
+    if (!all_given({src, diff_dst, mean, var, diff_src})) return NK_INVALID_ARGUMENTS;
+    return guarded([&] {
+        table().batch_norm_backward({n, c, s, layout, eps}, src, diff_dst, gamma, mean, var, global_stats, diff_src,
+                                    diff_gamma, diff_beta);
+    });
+}
+
+// The checks of the group-norm entry points: an activation's, and groups >= 1 dividing C.
+bool valid_group_norm(int64_t n, int64_t c, int64_t s, int64_t groups, nk_layout_t layout, double eps, bool *empty) {
+    return valid_activation(n, c, s, layout, eps, empty) && groups >= 1 && c % groups == 0;
+}
+
+// The checks of the layer-norm entry points: an activation's, and d >= 1 one of S's divisors, C * S or N * C * S.
+bool valid_layer_norm(int64_t n, int64_t c, int64_t s, int64_t d, nk_layout_t layout, double eps, bool *empty) {
+    if (!valid_activation(n, c, s, layout, eps, empty) || d < 1) return false;
+    return *empty || (s % d == 0) || d == c * s || d == n * c * s;
 }
 
 // The checks both weight-standardization entry points share. *empty tells that there is nothing to do.
@@ -154,7 +178,7 @@ nk_status_t nk_instance_norm_forward_training(const float *src, float *dst, cons
                                               float *mean, float *var, int64_t n, int64_t c, int64_t s,
                                               nk_layout_t layout, double eps) {
     bool empty = false;
-    if (!valid_instance_norm(n, c, s, layout, eps, &empty)) return NK_INVALID_ARGUMENTS;
+    if (!valid_activation(n, c, s, layout, eps, &empty)) return NK_INVALID_ARGUMENTS;
     if (empty) return NK_SUCCESS;
     if (!all_given({src, dst, mean, var})) return NK_INVALID_ARGUMENTS;
     return guarded([&] {
@@ -166,7 +190,7 @@ nk_status_t nk_instance_norm_forward_inference(const float *src, float *dst, con
                                                const float *running_mean, const float *running_var, int64_t n,
                                                int64_t c, int64_t s, nk_layout_t layout, double eps) {
     bool empty = false;
-    if (!valid_instance_norm(n, c, s, layout, eps, &empty)) return NK_INVALID_ARGUMENTS;
+    if (!valid_activation(n, c, s, layout, eps, &empty)) return NK_INVALID_ARGUMENTS;
     if (empty) return NK_SUCCESS;
     if (!all_given({src, dst, running_mean, running_var})) return NK_INVALID_ARGUMENTS;
     return guarded([&] {
@@ -189,6 +213,93 @@ nk_status_t nk_instance_norm_backward_running_stats(const float *src, const floa
                                                     int64_t c, int64_t s, nk_layout_t layout, double eps) {
     return instance_norm_backward(src, diff_dst, gamma, running_mean, running_var, diff_src, diff_gamma, diff_beta, n,
                                   c, s, layout, eps, true);
+}
+
+nk_status_t nk_batch_norm_forward_training(const float *src, float *dst, const float *gamma, const float *beta,
+                                           float *mean, float *var, int64_t n, int64_t c, int64_t s,
+                                           nk_layout_t layout, double eps) {
+    bool empty = false;
+    if (!valid_activation(n, c, s, layout, eps, &empty)) return NK_INVALID_ARGUMENTS;
+    if (empty) return NK_SUCCESS;
+    if (!all_given({src, dst, mean, var})) return NK_INVALID_ARGUMENTS;
+    return guarded([&] {
+        table().batch_norm_forward_training({n, c, s, layout, eps}, src, gamma, beta, dst, mean, var);
+    });
+}
+
+nk_status_t nk_batch_norm_forward_inference(const float *src, float *dst, const float *gamma, const float *beta,
+                                            const float *mean, const float *var, int64_t n, int64_t c, int64_t s,
+                                            nk_layout_t layout, double eps) {
+    bool empty = false;
+    if (!valid_activation(n, c, s, layout, eps, &empty)) return NK_INVALID_ARGUMENTS;
+    if (empty) return NK_SUCCESS;
+    if (!all_given({src, dst, mean, var})) return NK_INVALID_ARGUMENTS;
+    return guarded([&] {
+        table().batch_norm_forward_inference({n, c, s, layout, eps}, src, gamma, beta, mean, var, dst);
+    });
+}
+
+nk_status_t nk_batch_norm_backward(const float *src, const float *diff_dst, const float *gamma, const float *mean,
+                                   const float *var, float *diff_src, float *diff_gamma, float *diff_beta, int64_t n,
+                                   int64_t c, int64_t s, nk_layout_t layout, double eps) {
+    return batch_norm_backward(src, diff_dst, gamma, mean, var, diff_src, diff_gamma, diff_beta, n, c, s, layout, eps,
+                               false);
+}
+
+nk_status_t nk_batch_norm_backward_global_stats(const float *src, const float *diff_dst, const float *gamma,
+                                                const float *mean, const float *var, float *diff_src,
+                                                float *diff_gamma, float *diff_beta, int64_t n, int64_t c, int64_t s,
+                                                nk_layout_t layout, double eps) {
+    return batch_norm_backward(src, diff_dst, gamma, mean, var, diff_src, diff_gamma, diff_beta, n, c, s, layout, eps,
+                               true);
+}
+
+nk_status_t nk_group_norm_forward(const float *src, float *dst, const float *gamma, const float *beta, float *mean,
+                                  float *var, int64_t n, int64_t c, int64_t s, int64_t groups, nk_layout_t layout,
+                                  double eps) {
+    bool empty = false;
+    if (!valid_group_norm(n, c, s, groups, layout, eps, &empty)) return NK_INVALID_ARGUMENTS;
+    if (empty) return NK_SUCCESS;
+    if (!all_given({src, dst, mean, var})) return NK_INVALID_ARGUMENTS;
+    return guarded([&] {
+        table().group_norm_forward({{n, c, s, layout, eps}, groups}, src, gamma, beta, dst, mean, var);
+    });
+}
+
+nk_status_t nk_group_norm_backward(const float *src, const float *diff_dst, const float *gamma, const float *mean,
+                                   const float *var, float *diff_src, float *diff_gamma, float *diff_beta, int64_t n,
+                                   int64_t c, int64_t s, int64_t groups, nk_layout_t layout, double eps) {
+    bool empty = false;
+    if (!valid_group_norm(n, c, s, groups, layout, eps, &empty)) return NK_INVALID_ARGUMENTS;
+    if (empty) return NK_SUCCESS;
+    if (!all_given({src, diff_dst, mean, var, diff_src})) return NK_INVALID_ARGUMENTS;
+    return guarded([&] {
+        table().group_norm_backward({{n, c, s, layout, eps}, groups}, src, diff_dst, gamma, mean, var, diff_src,
+                                    diff_gamma, diff_beta);
+    });
+}
+
+nk_status_t nk_layer_norm_forward(const float *src, float *dst, const float *gamma, const float *beta, float *mean,
+                                  float *var, int64_t n, int64_t c, int64_t s, int64_t d, nk_layout_t layout,
+                                  double eps) {
+    bool empty = false;
+    if (!valid_layer_norm(n, c, s, d, layout, eps, &empty)) return NK_INVALID_ARGUMENTS;
+    if (empty) return NK_SUCCESS;
+    if (!all_given({src, dst, mean, var}) || (gamma == nullptr) != (beta == nullptr)) return NK_INVALID_ARGUMENTS;
+    return guarded([&] { table().layer_norm_forward({{n, c, s, layout, eps}, d}, src, gamma, beta, dst, mean, var); });
+}
+
+nk_status_t nk_layer_norm_backward(const float *src, const float *diff_dst, const float *gamma, const float *mean,
+                                   const float *var, float *diff_src, float *diff_gamma, float *diff_beta, int64_t n,
+                                   int64_t c, int64_t s, int64_t d, nk_layout_t layout, double eps) {
+    bool empty = false;
+    if (!valid_layer_norm(n, c, s, d, layout, eps, &empty)) return NK_INVALID_ARGUMENTS;
+    if (empty) return NK_SUCCESS;
+    if (!all_given({src, diff_dst, mean, var, diff_src})) return NK_INVALID_ARGUMENTS;
+    return guarded([&] {
+        table().layer_norm_backward({{n, c, s, layout, eps}, d}, src, diff_dst, gamma, mean, var, diff_src,
+                                    diff_gamma, diff_beta);
+    });
 }
 
 nk_status_t nk_weight_standardization_forward(const float *src, float *dst, float *mean, float *rstd,

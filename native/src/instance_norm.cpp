@@ -58,12 +58,9 @@ void for_each_item(const instance_norm_problem &p, Plane plane, Block block) {
     }
 }
 
-// y = (x - m) * scale + shift of one set from its exact mean: scale = gamma[c] * rstd, m = mean rounded to float,
-// shift = beta[c] + (m - mean) * scale (no affine: gamma 1, beta 0).
+// y's coefficients of one set (fold) with channel c's parameters.
 affine fold(double mean, double rstd, const float *gamma, const float *beta, int64_t c) {
-    const double scale = (gamma ? gamma[c] : 1.0) * rstd;
-    const float m = static_cast<float>(mean);
-    return {m, static_cast<float>(scale), static_cast<float>((beta ? beta[c] : 0.0) + (m - mean) * scale)};
+    return nk::NK_ISA_NAMESPACE::fold(mean, rstd, gamma ? gamma[c] : 1.0, beta ? beta[c] : 0.0);
 }
 
 double given_mean(const set_statistics &stats, int64_t n, int64_t c) { return stats.mean[n * stats.n_stride + c]; }
@@ -143,10 +140,11 @@ void instance_norm_backward(const instance_norm_problem &p, const float *src, co
             partials[2 * (n * p.c + c)] = rstd * sum_dy_u;
             partials[2 * (n * p.c + c) + 1] = sum_dy;
         }
-        const double a = (gamma ? gamma[c] : 1.0) * rstd, s = static_cast<double>(p.s);
-        if (constant_stats) return gradient_affine{static_cast<float>(a), 0.0f, 0.0f, static_cast<float>(mean)};
-        return gradient_affine{static_cast<float>(a), static_cast<float>(-a * rstd * rstd * sum_dy_u / s),
-                               static_cast<float>(-a * sum_dy / s), static_cast<float>(mean)};
+        const double gamma_c = gamma ? gamma[c] : 1.0;
+        if (constant_stats) {
+            return gradient_affine{static_cast<float>(gamma_c * rstd), 0.0f, 0.0f, static_cast<float>(mean)};
+        }
+        return training_gradient(gamma_c, mean, rstd, sum_dy, sum_dy_u, p.s);
     };
     for_each_item(
         p,

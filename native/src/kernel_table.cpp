@@ -15,6 +15,13 @@ const kernel_table &kernels() {
         instance_norm_forward_training,
         instance_norm_forward_inference,
         instance_norm_backward,
+        batch_norm_forward_training,
+        batch_norm_forward_inference,
+        batch_norm_backward,
+        group_norm_forward,
+        group_norm_backward,
+        layer_norm_forward,
+        layer_norm_backward,
         ws_forward,
         ws_backward,
     };

@@ -9,11 +9,26 @@
 
 namespace nk {
 
-// An instance-norm problem as the kernels see it: (N, C, S) laid out as `layout`, S = product of spatial dims.
-struct instance_norm_problem {
+// An activation as the kernels see it: (N, C, S) laid out as `layout`, S = product of spatial dims.
+struct ncs_problem {
     int64_t n, c, s;
     nk_layout_t layout;
     double eps;
+};
+using instance_norm_problem = ncs_problem;
+using batch_norm_problem = ncs_problem;
+
+// Group norm: an activation with `groups` groups of c / groups consecutive channels.
+struct group_norm_problem {
+    ncs_problem x;
+    int64_t groups;
+};
+
+// Layer norm: an activation whose statistics sets are `d` consecutive values in logical order (d divides s, or is
+// c * s, or n * c * s; see nk_layer_norm_forward).
+struct layer_norm_problem {
+    ncs_problem x;
+    int64_t d;
 };
 
 // Statistics given to the kernel (not computed by it): set (n, c) uses mean[n * n_stride + c] and
@@ -44,6 +59,27 @@ struct kernel_table {
     void (*instance_norm_backward)(const instance_norm_problem &p, const float *src, const float *diff_dst,
                                    const float *gamma, const set_statistics &stats, bool constant_stats,
                                    float *diff_src, float *diff_gamma, float *diff_beta, double *partials);
+
+    void (*batch_norm_forward_training)(const batch_norm_problem &p, const float *src, const float *gamma,
+                                        const float *beta, float *dst, float *mean, float *var);
+    void (*batch_norm_forward_inference)(const batch_norm_problem &p, const float *src, const float *gamma,
+                                         const float *beta, const float *mean, const float *var, float *dst);
+    // With constant_stats, diff_src = diff_dst * gamma * rstd (evaluation mode); otherwise the training gradient.
+    void (*batch_norm_backward)(const batch_norm_problem &p, const float *src, const float *diff_dst,
+                                const float *gamma, const float *mean, const float *var, bool constant_stats,
+                                float *diff_src, float *diff_gamma, float *diff_beta);
+
+    void (*group_norm_forward)(const group_norm_problem &p, const float *src, const float *gamma, const float *beta,
+                               float *dst, float *mean, float *var);
+    void (*group_norm_backward)(const group_norm_problem &p, const float *src, const float *diff_dst,
+                                const float *gamma, const float *mean, const float *var, float *diff_src,
+                                float *diff_gamma, float *diff_beta);
+
+    void (*layer_norm_forward)(const layer_norm_problem &p, const float *src, const float *gamma, const float *beta,
+                               float *dst, float *mean, float *var);
+    void (*layer_norm_backward)(const layer_norm_problem &p, const float *src, const float *diff_dst,
+                                const float *gamma, const float *mean, const float *var, float *diff_src,
+                                float *diff_gamma, float *diff_beta);
 
     void (*ws_forward)(const ws_problem &p, const float *src, const float *gain, float *dst, float *mean,
                        float *rstd);

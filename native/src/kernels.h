@@ -23,6 +23,24 @@ void instance_norm_backward(const instance_norm_problem &p, const float *src, co
                             const float *gamma, const set_statistics &stats, bool constant_stats, float *diff_src,
                             float *diff_gamma, float *diff_beta, double *partials);
 
+void batch_norm_forward_training(const batch_norm_problem &p, const float *src, const float *gamma,
+                                 const float *beta, float *dst, float *mean, float *var);
+void batch_norm_forward_inference(const batch_norm_problem &p, const float *src, const float *gamma,
+                                  const float *beta, const float *mean, const float *var, float *dst);
+void batch_norm_backward(const batch_norm_problem &p, const float *src, const float *diff_dst, const float *gamma,
+                         const float *mean, const float *var, bool constant_stats, float *diff_src,
+                         float *diff_gamma, float *diff_beta);
+
+void group_norm_forward(const group_norm_problem &p, const float *src, const float *gamma, const float *beta,
+                        float *dst, float *mean, float *var);
+void group_norm_backward(const group_norm_problem &p, const float *src, const float *diff_dst, const float *gamma,
+                         const float *mean, const float *var, float *diff_src, float *diff_gamma, float *diff_beta);
+
+void layer_norm_forward(const layer_norm_problem &p, const float *src, const float *gamma, const float *beta,
+                        float *dst, float *mean, float *var);
+void layer_norm_backward(const layer_norm_problem &p, const float *src, const float *diff_dst, const float *gamma,
+                         const float *mean, const float *var, float *diff_src, float *diff_gamma, float *diff_beta);
+
 void ws_forward(const ws_problem &p, const float *src, const float *gain, float *dst, float *mean, float *rstd);
 void ws_backward(const ws_problem &p, const float *src, const float *diff_dst, const float *gain,
                  const float *mean, const float *rstd, float *diff_src, float *diff_gain);

@@ -111,6 +111,83 @@ NK_API nk_status_t nk_instance_norm_backward_running_stats(const float *src, con
                                                            float *diff_gamma, float *diff_beta, int64_t n,
                                                            int64_t c, int64_t s, nk_layout_t layout, double eps);
 
+/* ------------------------------------------------------------------------------------------- batch norm
+ *
+ * src, dst, diff_dst and diff_src have logical shape (N, C, *spatial), laid out as `layout`, seen as (N, C, S).
+ * One statistics set per channel c over its N * S values. mean, var, gamma, beta, diff_gamma and diff_beta have
+ * shape (C); gamma and beta are optional (NULL means 1 and 0). var is the biased variance; rstd = 1 / sqrt(var +
+ * eps). An empty tensor is a no-op. Running statistics are the caller's. Results are reproducible for a given
+ * thread count; statistics and parameter gradients accumulate in double.
+ */
+
+/* Training forward: per channel, mean and biased var; dst = (src - mean) * rstd * gamma + beta. Writes dst, mean
+ * and var. A NaN in a channel makes that channel's outputs NaN. */
+NK_API nk_status_t nk_batch_norm_forward_training(const float *src, float *dst, const float *gamma, const float *beta,
+                                                  float *mean, float *var, int64_t n, int64_t c, int64_t s,
+                                                  nk_layout_t layout, double eps);
+
+/* Inference forward from given (C) statistics: dst = (src - mean) * rstd * gamma + beta. */
+NK_API nk_status_t nk_batch_norm_forward_inference(const float *src, float *dst, const float *gamma,
+                                                   const float *beta, const float *mean, const float *var, int64_t n,
+                                                   int64_t c, int64_t s, nk_layout_t layout, double eps);
+
+/* Training backward from the batch statistics the forward pass wrote. Per channel, with xhat = (src - mean) * rstd,
+ * g = diff_dst * gamma and n = N * S:
+ *   diff_src = rstd / n * (n * g - sum(g) - xhat * sum(g * xhat)),
+ *   diff_gamma = sum(diff_dst * xhat), diff_beta = sum(diff_dst) (both optional: NULL is not computed). */
+NK_API nk_status_t nk_batch_norm_backward(const float *src, const float *diff_dst, const float *gamma,
+                                          const float *mean, const float *var, float *diff_src, float *diff_gamma,
+                                          float *diff_beta, int64_t n, int64_t c, int64_t s, nk_layout_t layout,
+                                          double eps);
+
+/* Backward with constant (global, running) statistics: diff_src = diff_dst * gamma * rstd; diff_gamma and
+ * diff_beta (optional) as above. src is read only for diff_gamma. */
+NK_API nk_status_t nk_batch_norm_backward_global_stats(const float *src, const float *diff_dst, const float *gamma,
+                                                       const float *mean, const float *var, float *diff_src,
+                                                       float *diff_gamma, float *diff_beta, int64_t n, int64_t c,
+                                                       int64_t s, nk_layout_t layout, double eps);
+
+/* ------------------------------------------------------------------------------------------- group norm
+ *
+ * As batch norm's tensors, with C split into `groups` groups of C / groups consecutive channels (groups >= 1 divides
+ * C). One statistics set per (n, g) over the group's channels and S; mean and var have shape (N, groups), index
+ * n * groups + g; gamma, beta, diff_gamma, diff_beta are per channel, shape (C).
+ */
+
+/* Forward: writes dst = (src - mean[n, g]) * rstd[n, g] * gamma[c] + beta[c], mean and var (biased). */
+NK_API nk_status_t nk_group_norm_forward(const float *src, float *dst, const float *gamma, const float *beta,
+                                         float *mean, float *var, int64_t n, int64_t c, int64_t s, int64_t groups,
+                                         nk_layout_t layout, double eps);
+
+/* Backward from the forward's statistics: diff_src as batch norm's training backward over each (n, g) set;
+ * diff_gamma[c] = sum over N and S of diff_dst * xhat, diff_beta[c] = sum of diff_dst (optional). */
+NK_API nk_status_t nk_group_norm_backward(const float *src, const float *diff_dst, const float *gamma,
+                                          const float *mean, const float *var, float *diff_src, float *diff_gamma,
+                                          float *diff_beta, int64_t n, int64_t c, int64_t s, int64_t groups,
+                                          nk_layout_t layout, double eps);
+
+/* ------------------------------------------------------------------------------------------- layer norm
+ *
+ * As batch norm's tensors; each statistics set is `d` consecutive values of src in logical (N, C, S) order, i.e. the
+ * trailing dims of the normalized shape: d divides S (trailing spatial dims), or d = C * S (all but N), or
+ * d = N * C * S (everything). mean and var have shape (N * C * S / d), in logical order of the leading dims;
+ * gamma, beta, diff_gamma and diff_beta have d values in logical order of the normalized dims (optional).
+ */
+
+/* Forward: dst = (src - mean) * rstd * gamma + beta elementwise; writes dst, mean and var (biased). gamma and beta
+ * are both given or both NULL. */
+NK_API nk_status_t nk_layer_norm_forward(const float *src, float *dst, const float *gamma, const float *beta,
+                                         float *mean, float *var, int64_t n, int64_t c, int64_t s, int64_t d,
+                                         nk_layout_t layout, double eps);
+
+/* Backward from the forward's statistics: diff_src as batch norm's training backward over each set, with
+ * g = diff_dst * gamma elementwise; diff_gamma = sum over the sets of diff_dst * xhat, diff_beta = sum of diff_dst,
+ * per normalized position (optional). */
+NK_API nk_status_t nk_layer_norm_backward(const float *src, const float *diff_dst, const float *gamma,
+                                          const float *mean, const float *var, float *diff_src, float *diff_gamma,
+                                          float *diff_beta, int64_t n, int64_t c, int64_t s, int64_t d,
+                                          nk_layout_t layout, double eps);
+
 /* ------------------------------------------------------------------------------- weight standardization
  *
  * A weight of O filters of K contiguous values each, (O, K) in memory (a (O, I, kH, kW) weight in either layout).

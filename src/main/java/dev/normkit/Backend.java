@@ -18,15 +18,35 @@ import dev.normkit.backend.reference.ReferenceGroupNorm;
 import dev.normkit.backend.reference.ReferenceInstanceNorm;
 import dev.normkit.backend.reference.ReferenceLayerNorm;
 import dev.normkit.backend.reference.ReferenceWeightStandardization;
+import dev.normkit.backend.routing.RoutedBatchNorm;
+import dev.normkit.backend.routing.RoutedGroupNorm;
+import dev.normkit.backend.routing.RoutedLayerNorm;
 import java.util.Locale;
 
 /**
- * Where an op runs: {@link #NATIVE} (oneDNN and normkit's own C++ kernels; the default) or {@link #JAVA} (the
- * pure-Java, double-precision reference). {@code values()} is the list every correctness test loops over.
+ * Where an op runs: {@link #NATIVE} (the faster of oneDNN and normkit's own C++ kernels for each case; the default),
+ * {@link #ONEDNN} (oneDNN wherever it has the op) or {@link #JAVA} (the pure-Java, double-precision reference).
+ * {@code values()} is the list every correctness test loops over.
  */
 public enum Backend {
-  /** oneDNN primitives for batch, layer and group norm and convolution; normkit's kernels for the rest. */
+  /**
+   * Per op, pass and layout, whichever of oneDNN and normkit's kernels measured faster ({@link RoutedBatchNorm},
+   * {@link RoutedLayerNorm}, {@link RoutedGroupNorm} state the numbers); normkit's kernels for instance norm and
+   * weight standardization, oneDNN for convolution.
+   */
   NATIVE("native") {
+    @Override public BatchNormKernel batchNorm() { return RoutedBatchNorm.INSTANCE; }
+    @Override public LayerNormKernel layerNorm() { return RoutedLayerNorm.INSTANCE; }
+    @Override public GroupNormKernel groupNorm() { return RoutedGroupNorm.INSTANCE; }
+    @Override public InstanceNormKernel instanceNorm() { return NativeInstanceNorm.INSTANCE; }
+    @Override public WeightStandardizationKernel weightStandardization() { return NativeWeightStandardization.INSTANCE; }
+    @Override public ConvolutionKernel convolution() { return DnnlConvolution.INSTANCE; }
+  },
+  /**
+   * oneDNN primitives for batch, layer and group norm and convolution; normkit's kernels for instance norm and weight
+   * standardization, which oneDNN lacks. Kept so that the oneDNN mapping stays available and tested.
+   */
+  ONEDNN("onednn") {
     @Override public BatchNormKernel batchNorm() { return DnnlBatchNorm.INSTANCE; }
     @Override public LayerNormKernel layerNorm() { return DnnlLayerNorm.INSTANCE; }
     @Override public GroupNormKernel groupNorm() { return DnnlGroupNorm.INSTANCE; }
@@ -71,17 +91,20 @@ public enum Backend {
     return NATIVE;
   }
 
-  /** Parses {@code native} or {@code java}. */
+  /** Parses {@code native}, {@code onednn} (or {@code dnnl}) or {@code java} (or {@code reference}). */
   public static Backend parse(String name) {
     Checks.notNull(name, "backend");
     switch (name.toLowerCase(Locale.ROOT)) {
       case "native":
         return NATIVE;
+      case "onednn":
+      case "dnnl":
+        return ONEDNN;
       case "java":
       case "reference":
         return JAVA;
       default:
-        throw new IllegalArgumentException("unknown backend '" + name + "' (expected native or java)");
+        throw new IllegalArgumentException("unknown backend '" + name + "' (expected native, onednn or java)");
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.normkit;
 
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -73,9 +74,92 @@ class BatchNormKernelTest {
         .toList();
   }
 
+  /**
+   * Shapes for normkit's kernels in every ISA and thread-count configuration, one per partition they choose:
+   * single-threaded (below 16384 elements), by channel and by plane (C = 3 with 2 threads) channels-first, row
+   * sweeps channels-last with C = 17 and 33 (not a multiple of 16), N = 1, (N, C) (spatial 1), C = 1, streaming
+   * stores (outputs of 1 MiB and more), and channels of 2.4 MB, larger than L2.
+   */
+  static List<NormCase> configurationCases() {
+    List<NormCase> cases = new ArrayList<>(sweepCases(List.of(
+        Shape.of(3, 33, 7, 7),
+        Shape.of(1, 17, 40, 40),
+        Shape.of(6, 3, 30, 31),
+        Shape.of(64, 5),
+        Shape.of(2, 1, 9000),
+        Shape.of(2, 16, 96, 96)), 4000));
+    cases.addAll(largeCases(Shape.of(1, 2, 768, 768), 4100));
+    return cases;
+  }
+
+  /** A shape too large to run every input kind: both layouts, affine with random inputs. */
+  static List<NormCase> largeCases(Shape shape, long firstSeed) {
+    return NormCase.expand(List.of(shape), firstSeed).stream().filter(c -> c.affine() && !c.exact()).toList();
+  }
+
+  /** Channels of a power-of-two number of values: exact statistics in every configuration. */
+  static List<NormCase> exactConfigurationCases() {
+    return NormCase.expand(List.of(Shape.of(8, 5), Shape.of(2, 3, 4, 4), Shape.of(4, 17, 8, 8), Shape.of(16, 2, 32, 64)),
+            4500)
+        .stream()
+        .filter(NormCase::exactWithoutAffine)
+        .toList();
+  }
+
+  /** Each shape in both layouts, affine with random inputs and plain with exact ones. */
+  static List<NormCase> sweepCases(List<Shape> shapes, long firstSeed) {
+    return NormCase.expand(shapes, firstSeed).stream().filter(c -> c.affine() != c.exact()).toList();
+  }
+
   @AfterAll
   static void printErrors() {
     BackendPair.printWorst("BN");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("configurationCases")
+  void kernelsMatchReferenceInEveryConfiguration(NormCase c) {
+    NormalizationChecks.everyConfigurationMatchesReference(TRAINING, c, K, false);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("exactConfigurationCases")
+  void exactStatisticsInEveryConfiguration(NormCase c) {
+    NormalizationChecks.everyConfigurationMatchesReference(TRAINING, c, K, true);
+  }
+
+  /** Configuration cases small enough to compare every backend in every configuration (given statistics). */
+  static List<NormCase> smallConfigurationCases() {
+    return configurationCases().stream().filter(c -> c.shape().elementCount() < 100_000).toList();
+  }
+
+  /** Inference and evaluation-mode backward (given statistics) in every configuration of normkit's kernels. */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("smallConfigurationCases")
+  void givenStatisticsInEveryConfiguration(NormCase c) {
+    for (NormalizationChecks.Config config : NormalizationChecks.configs(c.shape())) {
+      try (NormalizationChecks.ConfigScope scope = new NormalizationChecks.ConfigScope(config)) {
+        inferenceForwardMatchesReference(c);
+        evalBackwardMatchesReference(c);
+      }
+    }
+  }
+
+  /** A NaN in channel 1 (x for the forward, dy for the backward) stays in that channel. */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("nanCases")
+  void nanPropagatesWithinItsChannel(NormCase c) {
+    NormalizationChecks.nanPropagates(TRAINING, c, nanIndex(c.shape()));
+  }
+
+  static List<NormCase> nanCases() {
+    return sweepCases(List.of(Shape.of(3, 33, 7, 7), Shape.of(2, 16, 96, 96), Shape.of(64, 5)), 4800);
+  }
+
+  /** The logical index of an element of channel 1, image N - 1, in the middle of its spatial positions. */
+  static int nanIndex(Shape s) {
+    long n = s.batch() - 1, spatial = s.spatialSize();
+    return Math.toIntExact((n * s.channels() + 1) * spatial + spatial / 2);
   }
 
   @ParameterizedTest(name = "{0}")

@@ -12,8 +12,11 @@ public final class Close {
   /** The largest |a - e| / (max|e| + tiny), for reporting. */
   public static double relativeError(float[] actual, float[] expected) {
     double scale = 0, worst = 0;
-    for (float e : expected) scale = Math.max(scale, Math.abs(e));
-    for (int i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+    for (float e : expected) if (Float.isFinite(e)) scale = Math.max(scale, Math.abs(e));
+    for (int i = 0; i < expected.length; i++) {
+      if (Float.isNaN(actual[i]) && Float.isNaN(expected[i])) continue;  // a NaN where one is due is no error
+      worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+    }
     return worst / Math.max(scale, 1e-30);
   }
 

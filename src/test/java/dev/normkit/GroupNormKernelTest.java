@@ -81,9 +81,68 @@ class GroupNormKernelTest {
     return cases.stream().filter(a -> ((NormCase) a.get()[0]).exactWithoutAffine()).toList();
   }
 
+  /**
+   * (case, op) for normkit's kernels in every ISA and thread-count configuration: single-threaded and parallel,
+   * groups of 1 to 32 channels (C = 33 with 3 and 11 groups, not a multiple of 16), N = 1 (channels-last images
+   * split between threads), (N, C), streaming stores (outputs of 1 MiB and more), and a set of 2.56 MB, larger than
+   * L2. Each shape in both layouts, affine with random inputs and plain with exact ones.
+   */
+  static List<Arguments> configurationCases() {
+    List<Arguments> cases = new ArrayList<>();
+    addSweep(cases, Shape.of(3, 33, 7, 7), 3, 11);
+    addSweep(cases, Shape.of(1, 64, 20, 20), 32);
+    addSweep(cases, Shape.of(2, 6, 1500), 2);
+    addSweep(cases, Shape.of(8, 12), 4);
+    addSweep(cases, Shape.of(2, 32, 64, 64), 8);
+    for (NormCase c : BatchNormKernelTest.largeCases(Shape.of(1, 4, 400, 400), 6900)) cases.add(Arguments.of(c, new Op(1)));
+    return cases;
+  }
+
+  private static void addSweep(List<Arguments> cases, Shape shape, int... groups) {
+    for (int g : groups) {
+      for (NormCase c : NormCase.expand(List.of(shape), 6000L + 100L * cases.size() + g)) {
+        if (c.affine() != c.exact()) cases.add(Arguments.of(c, new Op(g)));
+      }
+    }
+  }
+
+  /** Groups of a power-of-two number of values: exact statistics in every configuration. */
+  static List<Arguments> exactConfigurationCases() {
+    List<Arguments> cases = new ArrayList<>();
+    add(cases, Shape.of(2, 8, 4, 4), 2);
+    add(cases, Shape.of(2, 32, 16, 16), 8, 32);
+    return cases.stream().filter(a -> ((NormCase) a.get()[0]).exactWithoutAffine()).toList();
+  }
+
+  static List<Arguments> nanCases() {
+    List<Arguments> cases = new ArrayList<>();
+    addSweep(cases, Shape.of(3, 33, 7, 7), 11);
+    addSweep(cases, Shape.of(2, 32, 64, 64), 8);
+    return cases;
+  }
+
   @AfterAll
   static void printErrors() {
     BackendPair.printWorst("GN");
+  }
+
+  @ParameterizedTest(name = "{0}{1}")
+  @MethodSource("configurationCases")
+  void kernelsMatchReferenceInEveryConfiguration(NormCase c, Op op) {
+    NormalizationChecks.everyConfigurationMatchesReference(op, c, K, false);
+  }
+
+  @ParameterizedTest(name = "{0}{1}")
+  @MethodSource("exactConfigurationCases")
+  void exactStatisticsInEveryConfiguration(NormCase c, Op op) {
+    NormalizationChecks.everyConfigurationMatchesReference(op, c, K, true);
+  }
+
+  /** A NaN in channel 1 of the last image (x forward, dy backward) stays in its (n, g) set and channel. */
+  @ParameterizedTest(name = "{0}{1}")
+  @MethodSource("nanCases")
+  void nanPropagatesWithinItsSet(NormCase c, Op op) {
+    NormalizationChecks.nanPropagates(op, c, BatchNormKernelTest.nanIndex(c.shape()));
   }
 
   @ParameterizedTest(name = "{0}{1}")

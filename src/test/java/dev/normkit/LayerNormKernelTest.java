@@ -1,5 +1,7 @@
 package dev.normkit;
 
+import dev.normkit.backend.kernels.NativeLayerNorm;
+import dev.normkit.backend.routing.RoutedLayerNorm;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -78,9 +80,78 @@ class LayerNormKernelTest {
     return cases.stream().filter(a -> ((NormCase) a.get()[0]).exactWithoutAffine()).toList();
   }
 
+  /**
+   * (case, op) for normkit's kernels in every ISA and thread-count configuration, as routed by NATIVE (cases that go
+   * to oneDNN are left out): whole rows, rows in chunks (long rows, fewer rows than threads, a single row of 2.4 MB,
+   * larger than L2), channels-last rows with permuted parameters (C normalized) and column sets (only trailing spatial
+   * dims normalized, 1-D to 3-D), odd sizes (C = 17, 33), streaming stores (outputs of 1 MiB and more). Each shape in
+   * both layouts, affine with random inputs and plain with exact ones.
+   */
+  static List<Arguments> configurationCases() {
+    List<Arguments> cases = new ArrayList<>();
+    addSweep(cases, Shape.of(3, 17, 5), 1, 2);
+    addSweep(cases, Shape.of(2, 3, 4, 5), 1, 2, 3, 4);
+    addSweep(cases, Shape.of(4, 33, 16, 16), 2, 3);
+    addSweep(cases, Shape.of(1, 40, 30, 30), 2, 3);
+    addSweep(cases, Shape.of(2, 3, 4, 5, 6), 2, 4);
+    for (NormCase c : BatchNormKernelTest.largeCases(Shape.of(2, 3, 256, 256), 7800)) cases.add(Arguments.of(c, new Op(3)));
+    for (NormCase c : BatchNormKernelTest.largeCases(Shape.of(1, 600000), 7900)) cases.add(Arguments.of(c, new Op(1)));
+    return cases;
+  }
+
+  private static void addSweep(List<Arguments> cases, Shape shape, int... normalizedDims) {
+    for (int k : normalizedDims) {
+      for (NormCase c : NormCase.expand(List.of(shape), 7000L + 100L * cases.size() + 10L * k)) {
+        if (c.affine() != c.exact() && routedToNormkit(c, k)) cases.add(Arguments.of(c, new Op(k)));
+      }
+    }
+  }
+
+  /** Whether NATIVE runs the case on normkit's kernels (and not on oneDNN). */
+  private static boolean routedToNormkit(NormCase c, int normalizedDims) {
+    try (Tensor x = Tensor.empty(c.shape(), c.layout())) {
+      return RoutedLayerNorm.kernelFor(x, normalizedDims) == NativeLayerNorm.INSTANCE;
+    }
+  }
+
+  /** Rows of a power-of-two number of values: exact statistics in every configuration. */
+  static List<Arguments> exactConfigurationCases() {
+    List<Arguments> cases = new ArrayList<>();
+    add(cases, Shape.of(4, 16), 1);
+    add(cases, Shape.of(2, 4, 2, 2), 1, 3);
+    add(cases, Shape.of(2, 16, 32, 32), 2, 3);
+    return cases.stream().filter(a -> ((NormCase) a.get()[0]).exactWithoutAffine()).toList();
+  }
+
+  static List<Arguments> nanCases() {
+    List<Arguments> cases = new ArrayList<>();
+    addSweep(cases, Shape.of(2, 3, 4, 5), 2, 3);
+    for (NormCase c : BatchNormKernelTest.largeCases(Shape.of(2, 3, 256, 256), 7850)) cases.add(Arguments.of(c, new Op(3)));
+    return cases;
+  }
+
   @AfterAll
   static void printErrors() {
     BackendPair.printWorst("LN");
+  }
+
+  @ParameterizedTest(name = "{0}{1}")
+  @MethodSource("configurationCases")
+  void kernelsMatchReferenceInEveryConfiguration(NormCase c, Op op) {
+    NormalizationChecks.everyConfigurationMatchesReference(op, c, K, false);
+  }
+
+  @ParameterizedTest(name = "{0}{1}")
+  @MethodSource("exactConfigurationCases")
+  void exactStatisticsInEveryConfiguration(NormCase c, Op op) {
+    NormalizationChecks.everyConfigurationMatchesReference(op, c, K, true);
+  }
+
+  /** A NaN (x forward, dy backward) stays in its row, and in its position's dgamma and dbeta. */
+  @ParameterizedTest(name = "{0}{1}")
+  @MethodSource("nanCases")
+  void nanPropagatesWithinItsRow(NormCase c, Op op) {
+    NormalizationChecks.nanPropagates(op, c, BatchNormKernelTest.nanIndex(c.shape()));
   }
 
   @ParameterizedTest(name = "{0}{1}")

@@ -120,6 +120,128 @@ public final class NormkitLibrary {
       @Cast("nk_layout_t") int layout,
       double eps);
 
+  // ------------------------------------------------------------------------------------------- batch norm
+
+  public static native @Cast("nk_status_t") int nk_batch_norm_forward_training(
+      @Const FloatPointer src,
+      FloatPointer dst,
+      @Const FloatPointer gamma,
+      @Const FloatPointer beta,
+      FloatPointer mean,
+      FloatPointer var,
+      @Cast("int64_t") long n,
+      @Cast("int64_t") long c,
+      @Cast("int64_t") long s,
+      @Cast("nk_layout_t") int layout,
+      double eps);
+
+  public static native @Cast("nk_status_t") int nk_batch_norm_forward_inference(
+      @Const FloatPointer src,
+      FloatPointer dst,
+      @Const FloatPointer gamma,
+      @Const FloatPointer beta,
+      @Const FloatPointer mean,
+      @Const FloatPointer var,
+      @Cast("int64_t") long n,
+      @Cast("int64_t") long c,
+      @Cast("int64_t") long s,
+      @Cast("nk_layout_t") int layout,
+      double eps);
+
+  public static native @Cast("nk_status_t") int nk_batch_norm_backward(
+      @Const FloatPointer src,
+      @Const FloatPointer diffDst,
+      @Const FloatPointer gamma,
+      @Const FloatPointer mean,
+      @Const FloatPointer var,
+      FloatPointer diffSrc,
+      FloatPointer diffGamma,
+      FloatPointer diffBeta,
+      @Cast("int64_t") long n,
+      @Cast("int64_t") long c,
+      @Cast("int64_t") long s,
+      @Cast("nk_layout_t") int layout,
+      double eps);
+
+  public static native @Cast("nk_status_t") int nk_batch_norm_backward_global_stats(
+      @Const FloatPointer src,
+      @Const FloatPointer diffDst,
+      @Const FloatPointer gamma,
+      @Const FloatPointer mean,
+      @Const FloatPointer var,
+      FloatPointer diffSrc,
+      FloatPointer diffGamma,
+      FloatPointer diffBeta,
+      @Cast("int64_t") long n,
+      @Cast("int64_t") long c,
+      @Cast("int64_t") long s,
+      @Cast("nk_layout_t") int layout,
+      double eps);
+
+  // ------------------------------------------------------------------------------------------- group norm
+
+  public static native @Cast("nk_status_t") int nk_group_norm_forward(
+      @Const FloatPointer src,
+      FloatPointer dst,
+      @Const FloatPointer gamma,
+      @Const FloatPointer beta,
+      FloatPointer mean,
+      FloatPointer var,
+      @Cast("int64_t") long n,
+      @Cast("int64_t") long c,
+      @Cast("int64_t") long s,
+      @Cast("int64_t") long groups,
+      @Cast("nk_layout_t") int layout,
+      double eps);
+
+  public static native @Cast("nk_status_t") int nk_group_norm_backward(
+      @Const FloatPointer src,
+      @Const FloatPointer diffDst,
+      @Const FloatPointer gamma,
+      @Const FloatPointer mean,
+      @Const FloatPointer var,
+      FloatPointer diffSrc,
+      FloatPointer diffGamma,
+      FloatPointer diffBeta,
+      @Cast("int64_t") long n,
+      @Cast("int64_t") long c,
+      @Cast("int64_t") long s,
+      @Cast("int64_t") long groups,
+      @Cast("nk_layout_t") int layout,
+      double eps);
+
+  // ------------------------------------------------------------------------------------------- layer norm
+
+  public static native @Cast("nk_status_t") int nk_layer_norm_forward(
+      @Const FloatPointer src,
+      FloatPointer dst,
+      @Const FloatPointer gamma,
+      @Const FloatPointer beta,
+      FloatPointer mean,
+      FloatPointer var,
+      @Cast("int64_t") long n,
+      @Cast("int64_t") long c,
+      @Cast("int64_t") long s,
+      @Cast("int64_t") long d,
+      @Cast("nk_layout_t") int layout,
+      double eps);
+
+  public static native @Cast("nk_status_t") int nk_layer_norm_backward(
+      @Const FloatPointer src,
+      @Const FloatPointer diffDst,
+      @Const FloatPointer gamma,
+      @Const FloatPointer mean,
+      @Const FloatPointer var,
+      FloatPointer diffSrc,
+      FloatPointer diffGamma,
+      FloatPointer diffBeta,
+      @Cast("int64_t") long n,
+      @Cast("int64_t") long c,
+      @Cast("int64_t") long s,
+      @Cast("int64_t") long d,
+      @Cast("nk_layout_t") int layout,
+      double eps);
+
   // ------------------------------------------------------------------------------- weight standardization
 
   public static final int NK_WS_SEED = 0;

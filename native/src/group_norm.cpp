@@ -1,0 +1,233 @@
+// Group normalization (Wu & He, 2018): the C channels split into G groups of Cg = C / G consecutive channels; one
+// statistics set per (n, g) over its Cg * S values, n_set = Cg * S; per-channel gamma and beta.
+//
+//   forward:  mean, var (biased) per set; y = (x - mean) * rstd * gamma[c] + beta[c], computed per channel as
+//             (x - m) * scale_c + shift_c (fold in set_primitives.h)
+//   backward: per channel of a set, sum_dy_c = sum(dy) and sum_dy_u_c = sum(dy * (x - mean)); per set
+//             A = sum_c gamma_c * sum_dy_c, B = sum_c gamma_c * sum_dy_u_c (the sums of g = dy * gamma and g * u):
+//             dx = gamma_c * rstd * dy + b * (x - mean) + c,  b = -rstd^3 * B / n_set, c = -rstd * A / n_set
+//             (training_gradient with gamma 1 for b and c); dgamma[c] = sum over n of rstd * sum_dy_u_c,
+//             dbeta[c] = sum over n of sum_dy_c, the per-(n, c) shares added in n order.
+//
+// Work items, in parallel:
+//  - channels-first: a set is one run of Cg * S contiguous values (its channels' runs of S one after the other);
+//    an item is a set, read once for the sums and again (from L1/L2) for the output;
+//  - channels-last: an image is S rows of C channels; an item is one image (or, with fewer images than threads, a
+//    block of whole groups of it) across its S rows, vectorized across channels; the second read hits L2 when the
+//    image fits there.
+// (N, C, 1) runs as channels-last, (N, C, S) with C = 1 as channels-first: same memory either way.
+#include <algorithm>
+#include <cmath>
+
+#include <omp.h>
+
+#include "kernels.h"
+#include "scratch.h"
+#include "set_primitives.h"
+
+namespace nk {
+namespace NK_ISA_NAMESPACE {
+namespace {
+
+struct shape {
+    int64_t n, c, s, groups, cg;
+    bool channels_first;
+    double eps;
+    int64_t set_size() const { return cg * s; }
+};
+
+shape shape_of(const group_norm_problem &p) {
+    const ncs_problem &x = p.x;
+    const bool channels_first = x.c == 1 || (x.layout == NK_LAYOUT_CHANNELS_FIRST && x.s > 1);
+    return {x.n, x.c, x.s, p.groups, x.c / p.groups, channels_first, x.eps};
+}
+
+// Groups per channels-last block: whole rows (all groups), so that both passes read and write memory contiguously
+// (blocks of a few groups, which would keep a big image's block in L2 for the second read, measured up to 2.5
+// times slower: their rows are C floats apart); fewer when there are fewer images than threads.
+int64_t groups_per_block(const shape &p, int64_t threads) {
+    int64_t gpb = p.groups;
+    const int64_t per_image = (threads + p.n - 1) / p.n;  // blocks each image should give to keep threads busy
+    if (per_image > 1) gpb = std::max<int64_t>(1, std::min(gpb, (p.groups + per_image - 1) / per_image));
+    return gpb;
+}
+
+// Calls item(n, g0, gb) for every block of gb groups g0 .. g0 + gb - 1 of image n, in parallel; with `stream`, each
+// thread fences its streaming stores at the end.
+template <class Item>
+void for_each_block(const shape &p, int64_t gpb, int64_t threads, bool stream, Item item) {
+    const int64_t blocks = (p.groups + gpb - 1) / gpb;
+    parallel_for(p.n * blocks, threads, stream, [&](int64_t i) {
+        const int64_t n = i / blocks, g0 = i % blocks * gpb;
+        item(n, g0, std::min(gpb, p.groups - g0));
+    });
+}
+
+// Calls set(n, g) for every set of a channels-first tensor, in parallel; with `stream`, each thread fences its
+// streaming stores at the end.
+template <class Set>
+void for_each_set(const shape &p, int64_t threads, bool stream, Set set) {
+    parallel_for(p.n * p.groups, threads, stream, [&](int64_t i) { set(i / p.groups, i % p.groups); });
+}
+
+// The parameter of channel c, or `fallback` without parameters.
+inline double param(const float *v, int64_t c, double fallback) { return v ? v[c] : fallback; }
+
+}  // namespace
+
+void group_norm_forward(const group_norm_problem &problem, const float *src, const float *gamma, const float *beta,
+                        float *dst, float *mean, float *var) {
+    const shape p = shape_of(problem);
+    const int64_t threads = threads_for(p.n * p.c * p.s), n_set = p.set_size();
+    // A set's statistics from its sums shifted by k; writes them and returns (mean, rstd).
+    auto finish = [&](int64_t n, int64_t g, double k, shifted_sums sums, double *rstd) {
+        const moments m = moments_from(k, sums, n_set);
+        const double v = m.m2 / static_cast<double>(n_set);
+        mean[n * p.groups + g] = static_cast<float>(m.mean);
+        var[n * p.groups + g] = static_cast<float>(v);
+        *rstd = rstd_of(v, p.eps);
+        return m.mean;
+    };
+    const bool stream = stream_output(p.n * p.c * p.s, p.channels_first ? p.s : p.c);
+    if (p.channels_first) {
+        for_each_set(p, threads, stream, [&](int64_t n, int64_t g) {
+            const int64_t set = n * p.groups + g;
+            const float *x = src + set * n_set;
+            double rstd;
+            const double mu = finish(n, g, x[0], run_shifted_sums(x, n_set, x[0]), &rstd);
+            for (int64_t j = 0; j < p.cg; ++j) {
+                const int64_t c = g * p.cg + j;
+                run_affine(x + j * p.s, dst + set * n_set + j * p.s, p.s,
+                           fold(mu, rstd, param(gamma, c, 1), param(beta, c, 0)), stream);
+            }
+        });
+        return;
+    }
+    const int64_t gpb = groups_per_block(p, threads);
+    // Per block: shifts, sums and coefficients of up to gpb * Cg channels.
+    const int64_t width = gpb * p.cg;
+    scratch_plan plan;
+    const size_t doubles = plan.add<double>(3 * width * threads);
+    const size_t floats = plan.add<float>(3 * width * threads);
+    plan.allocate();
+    for_each_block(p, gpb, threads, stream, [&](int64_t n, int64_t g0, int64_t gb) {
+        const int64_t t = omp_get_thread_num(), w = gb * p.cg, c0 = g0 * p.cg;
+        double *k = plan.get<double>(doubles) + 3 * width * t, *s1 = k + width, *s2 = s1 + width;
+        float *m = plan.get<float>(floats) + 3 * width * t, *a = m + width, *b = a + width;
+        const float *x = src + n * p.s * p.c + c0;
+        for (int64_t j = 0; j < w; ++j) {
+            k[j] = x[j / p.cg * p.cg];  // the group's first value
+            s1[j] = s2[j] = 0;
+        }
+        block_shifted_sums(x, p.c, p.s, w, k, s1, s2);
+        for (int64_t gi = 0; gi < gb; ++gi) {
+            shifted_sums total{0, 0};
+            for (int64_t j = gi * p.cg; j < (gi + 1) * p.cg; ++j) {
+                total.s1 += s1[j];
+                total.s2 += s2[j];
+            }
+            double rstd;
+            const double mu = finish(n, g0 + gi, k[gi * p.cg], total, &rstd);
+            for (int64_t j = gi * p.cg; j < (gi + 1) * p.cg; ++j) {
+                const affine f = fold(mu, rstd, param(gamma, c0 + j, 1), param(beta, c0 + j, 0));
+                m[j] = f.m;
+                a[j] = f.a;
+                b[j] = f.b;
+            }
+        }
+        block_affine(x, dst + n * p.s * p.c + c0, p.c, p.s, w, m, a, b, stream);
+    });
+}
+
+void group_norm_backward(const group_norm_problem &problem, const float *src, const float *diff_dst,
+                         const float *gamma, const float *mean, const float *var, float *diff_src, float *diff_gamma,
+                         float *diff_beta) {
+    const shape p = shape_of(problem);
+    const int64_t threads = threads_for(p.n * p.c * p.s), n_set = p.set_size();
+    const bool want_params = diff_gamma != nullptr || diff_beta != nullptr;
+    scratch_plan plan;
+    // per (n, c): sum(dy * u) and sum(dy), for dgamma and dbeta
+    const size_t partial = plan.add<double>(want_params ? 2 * p.n * p.c : 0);
+    // per thread: a block's (or a channels-first set's) means and sums, and its coefficients
+    const int64_t gpb = p.channels_first ? 1 : groups_per_block(p, threads), width = gpb * p.cg;
+    const size_t doubles = plan.add<double>(3 * width * threads);
+    const size_t floats = plan.add<float>(p.channels_first ? 0 : 4 * width * threads);
+    plan.allocate();
+    double *shares = plan.get<double>(partial);
+    // Coefficients of the set (n, g) from its channels' sums (sum_dy[j], sum_dy_u[j] for its Cg channels from
+    // channel c0 = g * Cg): the shared b, c and mean; keeps the per-channel shares for dgamma and dbeta.
+    auto set_gradient = [&](int64_t n, int64_t g, const double *sum_dy, const double *sum_dy_u, double *rstd_out) {
+        const double mu = mean[n * p.groups + g], rstd = rstd_of(var[n * p.groups + g], p.eps);
+        double total_g = 0, total_gu = 0;
+        for (int64_t j = 0; j < p.cg; ++j) {
+            const int64_t c = g * p.cg + j;
+            const double gamma_c = param(gamma, c, 1);
+            total_g += gamma_c * sum_dy[j];
+            total_gu += gamma_c * sum_dy_u[j];
+            if (want_params) {
+                shares[2 * (n * p.c + c)] = rstd * sum_dy_u[j];
+                shares[2 * (n * p.c + c) + 1] = sum_dy[j];
+            }
+        }
+        *rstd_out = rstd;
+        return training_gradient(1.0, mu, rstd, total_g, total_gu, n_set);
+    };
+    const bool stream = stream_output(p.n * p.c * p.s, p.channels_first ? p.s : p.c);
+    if (p.channels_first) {
+        for_each_set(p, threads, stream, [&](int64_t n, int64_t g) {
+            const int64_t set = n * p.groups + g, t = omp_get_thread_num();
+            double *sum_dy = plan.get<double>(doubles) + 3 * width * t, *sum_dy_u = sum_dy + width;
+            const double mu = mean[set];
+            for (int64_t j = 0; j < p.cg; ++j) {
+                const int64_t o = set * n_set + j * p.s;
+                const gradient_sums sums = run_gradient_sums(src + o, diff_dst + o, p.s, mu);
+                sum_dy[j] = sums.dy;
+                sum_dy_u[j] = sums.dy_u;
+            }
+            double rstd;
+            const gradient_affine k = set_gradient(n, g, sum_dy, sum_dy_u, &rstd);
+            for (int64_t j = 0; j < p.cg; ++j) {
+                const int64_t o = set * n_set + j * p.s;
+                const gradient_affine kc{static_cast<float>(param(gamma, g * p.cg + j, 1) * rstd), k.b, k.c, k.m};
+                run_gradient_affine(diff_dst + o, src + o, diff_src + o, p.s, kc, stream);
+            }
+        });
+    } else {
+        for_each_block(p, gpb, threads, stream, [&](int64_t n, int64_t g0, int64_t gb) {
+            const int64_t t = omp_get_thread_num(), w = gb * p.cg, c0 = g0 * p.cg;
+            double *mu = plan.get<double>(doubles) + 3 * width * t, *sum_dy = mu + width, *sum_dy_u = sum_dy + width;
+            float *a = plan.get<float>(floats) + 4 * width * t, *b = a + width, *c = b + width, *m = c + width;
+            const int64_t offset = n * p.s * p.c + c0;
+            for (int64_t j = 0; j < w; ++j) {
+                mu[j] = mean[n * p.groups + g0 + j / p.cg];
+                sum_dy[j] = sum_dy_u[j] = 0;
+            }
+            block_gradient_sums(src + offset, diff_dst + offset, p.c, p.s, w, mu, sum_dy, sum_dy_u);
+            for (int64_t gi = 0; gi < gb; ++gi) {
+                const int64_t j0 = gi * p.cg;
+                double rstd;
+                const gradient_affine k = set_gradient(n, g0 + gi, sum_dy + j0, sum_dy_u + j0, &rstd);
+                for (int64_t j = j0; j < j0 + p.cg; ++j) {
+                    a[j] = static_cast<float>(param(gamma, c0 + j, 1) * rstd);
+                    b[j] = k.b;
+                    c[j] = k.c;
+                    m[j] = k.m;
+                }
+            }
+            block_gradient_affine(diff_dst + offset, src + offset, diff_src + offset, p.c, p.s, w, a, b, c, m, stream);
+        });
+    }
+    if (!want_params) return;
+    for (int64_t c = 0; c < p.c; ++c) {
+        double dg = 0, db = 0;
+        for (int64_t n = 0; n < p.n; ++n) {
+            dg += shares[2 * (n * p.c + c)];
+            db += shares[2 * (n * p.c + c) + 1];
+        }
+        if (diff_gamma) diff_gamma[c] = static_cast<float>(dg);
+        if (diff_beta) diff_beta[c] = static_cast<float>(db);
+    }
+}
+
+}  // namespace NK_ISA_NAMESPACE
+}  // namespace nk

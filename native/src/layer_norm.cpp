@@ -1,0 +1,501 @@
+// Layer normalization (Ba, Kiros & Hinton, 2016): each statistics set is d consecutive values of x in logical
+// (N, C, S) order, the trailing dims of the normalized shape; gamma and beta are elementwise over those d positions.
+//
+//   forward:  mean, var (biased) per set; y = ((x - m) * rstd + delta) * gamma[i] + beta[i], m = mean rounded to
+//             float, delta = (m - mean) * rstd (fold with gamma 1 and beta 0), i the position in the set
+//   backward: with u = x - mean, g = dy * gamma[i], per set A = sum(g), B = sum(g * u):
+//             dx = rstd * gamma[i] * dy + b * u + c, b = -rstd^3 * B / d, c = -rstd * A / d (training_gradient with
+//             gamma 1 for b and c); dgamma[i] = sum over sets of dy * u * rstd, dbeta[i] = sum over sets of dy
+//
+// How memory maps onto sets:
+//  - rows: memory in logical order (channels-first; or an (N, C) or (N, 1, S) tensor): a set is a contiguous row.
+//    Rows run in parallel, each read once for its sums and again (from L1/L2) for its output. With fewer rows than
+//    threads (or parameter gradients of rows too long for per-thread partials), rows are cut into chunks: the
+//    sums of every (row, chunk), each row's totals in chunk order, then the output by chunk (across all rows for the
+//    backward, so that dgamma and dbeta of a chunk's positions are summed by one thread in row order).
+//  - permuted rows: channels-last with C normalized (d = C * S, or N * C * S): a set is still a contiguous row, in
+//    (s, c) order; gamma and beta are copied into that order once per call and dgamma, dbeta copied back.
+//  - columns: channels-last normalizing trailing spatial dims only (d divides S): an image's S positions are
+//    S / d panels of d rows of C channels, and each set is one channel of one panel, vectorized across channels;
+//    gamma and beta are per row of the panel. Panels (and channel blocks) run in parallel; for dgamma and dbeta each
+//    panel keeps its own per-row sums, added in panel order.
+// The partition depends on the shape and the thread count only: results are reproducible for a given thread count.
+#include <algorithm>
+#include <cmath>
+
+#include <omp.h>
+
+#include "kernels.h"
+#include "scratch.h"
+#include "set_primitives.h"
+
+namespace nk {
+namespace NK_ISA_NAMESPACE {
+namespace {
+
+// Values of a row chunk (and of a backward column chunk, whose dgamma and dbeta sums live on the stack).
+constexpr int64_t kRowChunk = 1024;
+
+// Per-thread dgamma/dbeta partials are used up to this many bytes in all (beyond, rows are cut into chunks).
+constexpr int64_t kPartialBytes = int64_t{1} << 20;
+
+enum class mapping { rows, permuted_rows, columns };
+
+struct shape {
+    mapping map;
+    int64_t n, c, s, d;
+    int64_t rows;   // sets (rows and permuted rows)
+    int64_t outer;  // permuted rows: the (o, c, s) blocks a row holds (N when d = N * C * S, else 1)
+    int64_t panel_sets;  // columns: S / d panels per image
+    double eps;
+};
+
+shape shape_of(const layer_norm_problem &p) {
+    const ncs_problem &x = p.x;
+    shape q{mapping::rows, x.n, x.c, x.s, p.d, x.n * x.c * x.s / p.d, 1, 1, x.eps};
+    if (x.layout == NK_LAYOUT_CHANNELS_FIRST || x.c == 1 || x.s == 1) return q;
+    if (p.d == x.c * x.s || p.d == x.n * x.c * x.s) {
+        q.map = mapping::permuted_rows;
+        q.outer = p.d / (x.c * x.s);
+    } else {
+        q.map = mapping::columns;
+        q.panel_sets = x.s / p.d;
+    }
+    return q;
+}
+
+
+// The statistics of a set from its sums shifted by k; writes mean[m] and var[m]; returns the normalization's
+// coefficients (fold with gamma 1 and beta 0).
+affine finish_set(const shape &p, int64_t m, double k, shifted_sums sums, float *mean, float *var) {
+    const moments mo = moments_from(k, sums, p.d);
+    const double v = mo.m2 / static_cast<double>(p.d);
+    mean[m] = static_cast<float>(mo.mean);
+    var[m] = static_cast<float>(v);
+    return fold(mo.mean, rstd_of(v, p.eps), 1.0, 0.0);
+}
+
+// y over values [i0, i0 + len) of a row (gamma, beta: the row's parameters, or null).
+inline void row_output(const float *x, float *y, int64_t i0, int64_t len, affine f, const float *gamma,
+                       const float *beta, bool stream) {
+    if (gamma) {
+        run_elementwise_affine(x + i0, y + i0, len, f, gamma + i0, beta + i0, stream);
+    } else {
+        run_affine(x + i0, y + i0, len, f, stream);
+    }
+}
+
+// ------------------------------------------------------------------------------------------------------ rows
+
+// A row is processed whole (sums, then output from L1/L2) when its inputs take at most this many bytes and there
+// are at least as many rows as threads; otherwise rows are cut into chunks processed column by column.
+constexpr int64_t kWholeRowBytes = int64_t{256} << 10;
+
+bool whole_rows(const shape &p, int64_t threads, int64_t inputs, bool want_params) {
+    if (p.map != mapping::rows || p.rows < threads) return false;
+    if (p.d * inputs * static_cast<int64_t>(sizeof(float)) > kWholeRowBytes) return false;
+    return !want_params || 2 * p.d * threads * static_cast<int64_t>(sizeof(double)) <= kPartialBytes;
+}
+
+// Chunks of a row, in memory order: kRowChunk values, or for permuted rows whole (s, all C) lines, a multiple of
+// 16 of them (so that gathering a chunk's parameters reads whole cache lines of each channel's S values).
+struct chunking {
+    int64_t length, count;
+};
+
+chunking chunks_of(const shape &p) {
+    const int64_t lines = (std::max<int64_t>(1, kRowChunk / p.c) + 15) / 16 * 16;
+    const int64_t length = p.map == mapping::permuted_rows ? lines * p.c : kRowChunk;
+    return {length, (p.d + length - 1) / length};
+}
+
+// Permuted rows: the logical offset of channel 0 of each S-position line [first, first + lines) of a chunk (line
+// o * S + s holds logical (o * C + c) * S + s for channel c, so its channel-0 offset is o * C * S + s). lines is at
+// most kMaxChunkLines.
+constexpr int64_t kMaxChunkLines = kRowChunk + 16;
+
+void chunk_line_offsets(const shape &p, int64_t first, int64_t lines, int64_t *offset) {
+    int64_t o = first / p.s, s = first % p.s;
+    for (int64_t l = 0; l < lines; ++l) {
+        offset[l] = o * p.c * p.s + s;
+        if (++s == p.s) s = 0, ++o;
+    }
+}
+
+// A chunk's parameter values in the memory order of its row: the parameter itself for rows in logical order, or
+// for permuted rows a copy gathered into `tile`, channel by channel, so that each channel's values are read
+// contiguously (line by line, the reads would be S floats apart: L1 set conflicts, measured 3 times slower).
+const float *parameter_tile(const shape &p, const float *logical, int64_t i0, int64_t length, float *tile) {
+    if (logical == nullptr || p.map != mapping::permuted_rows) return logical ? logical + i0 : nullptr;
+    const int64_t lines = length / p.c;
+    int64_t offset[kMaxChunkLines];
+    chunk_line_offsets(p, i0 / p.c, lines, offset);
+    for (int64_t c0 = 0; c0 < p.c; c0 += kFloatsPerVector) {  // a block of channels at a time: lines stay in L1
+        const int64_t c1 = std::min(p.c, c0 + kFloatsPerVector);
+        for (int64_t l = 0; l < lines; ++l) {
+            const float *from = logical + offset[l];
+            float *to = tile + l * p.c;
+#pragma omp simd
+            for (int64_t c = c0; c < c1; ++c) to[c] = from[c * p.s];
+        }
+    }
+    return tile;
+}
+
+// Writes a chunk's parameter gradient (memory order) into the logical-order output, channel by channel.
+void store_parameter_tile(const shape &p, const double *tile, int64_t i0, int64_t length, float *logical) {
+    if (logical == nullptr) return;
+    if (p.map != mapping::permuted_rows) {
+        for (int64_t i = 0; i < length; ++i) logical[i0 + i] = static_cast<float>(tile[i]);
+        return;
+    }
+    const int64_t lines = length / p.c;
+    int64_t offset[kMaxChunkLines];
+    chunk_line_offsets(p, i0 / p.c, lines, offset);
+    for (int64_t c0 = 0; c0 < p.c; c0 += kFloatsPerVector) {
+        const int64_t c1 = std::min(p.c, c0 + kFloatsPerVector);
+        for (int64_t l = 0; l < lines; ++l) {
+            float *to = logical + offset[l];
+            const double *from = tile + l * p.c;
+#pragma omp simd
+            for (int64_t c = c0; c < c1; ++c) to[c * p.s] = static_cast<float>(from[c]);
+        }
+    }
+}
+
+// Per-thread working memory of the chunked passes: two parameter tiles and two double accumulators per chunk.
+struct chunk_scratch {
+    float *tiles;     // 2 * length floats per thread
+    double *params;   // 2 * length doubles per thread
+    int64_t length;
+
+    float *tile(int64_t t, int64_t which) const { return tiles + (2 * t + which) * length; }
+    double *param(int64_t t, int64_t which) const { return params + (2 * t + which) * length; }
+};
+
+void rows_forward(const shape &p, int64_t threads, const float *src, const float *gamma, const float *beta,
+                  float *dst, float *mean, float *var, shifted_sums *chunk_sums, affine *row_coefficients,
+                  const chunk_scratch &scratch) {
+    const bool stream = stream_output(p.n * p.c * p.s, p.d);
+    if (whole_rows(p, threads, 1, false)) {
+        parallel_for(p.rows, threads, stream, [&](int64_t m) {
+            const float *x = src + m * p.d;
+            const affine f = finish_set(p, m, x[0], run_shifted_sums(x, p.d, x[0]), mean, var);
+            row_output(x, dst + m * p.d, 0, p.d, f, gamma, beta, stream);
+        });
+        return;
+    }
+    const chunking ch = chunks_of(p);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        const int64_t t = omp_get_thread_num();
+#pragma omp for schedule(static)
+        for (int64_t q = 0; q < ch.count; ++q) {
+            const int64_t i0 = q * ch.length, len = std::min(ch.length, p.d - i0);
+            for (int64_t m = 0; m < p.rows; ++m) {
+                const float *x = src + m * p.d;
+                chunk_sums[m * ch.count + q] = run_shifted_sums(x + i0, len, x[0]);
+            }
+        }
+#pragma omp for schedule(static)
+        for (int64_t m = 0; m < p.rows; ++m) {
+            shifted_sums total{0, 0};
+            for (int64_t q = 0; q < ch.count; ++q) {
+                total.s1 += chunk_sums[m * ch.count + q].s1;
+                total.s2 += chunk_sums[m * ch.count + q].s2;
+            }
+            row_coefficients[m] = finish_set(p, m, src[m * p.d], total, mean, var);
+        }
+#pragma omp for schedule(static) nowait
+        for (int64_t q = 0; q < ch.count; ++q) {
+            const int64_t i0 = q * ch.length, len = std::min(ch.length, p.d - i0);
+            const float *g = parameter_tile(p, gamma, i0, len, scratch.tile(t, 0));
+            const float *b = parameter_tile(p, beta, i0, len, scratch.tile(t, 1));
+            for (int64_t m = 0; m < p.rows; ++m) {
+                row_output(src + m * p.d + i0, dst + m * p.d + i0, 0, len, row_coefficients[m], g, b, stream);
+            }
+        }
+        if (stream) stream_fence();
+    }
+}
+
+// The gradient sums A = sum(g), B = sum(g * u) of values [i0, i0 + len) of a row.
+inline gradient_sums row_gradient_sums(const float *x, const float *dy, const float *gamma, int64_t i0, int64_t len,
+                                       double mean) {
+    return gamma ? run_weighted_gradient_sums(x + i0, dy + i0, gamma + i0, len, mean)
+                 : run_gradient_sums(x + i0, dy + i0, len, mean);
+}
+
+// dx over values [i0, i0 + len) of a row.
+inline void row_gradient_output(const float *x, const float *dy, float *dx, const float *gamma, int64_t i0,
+                                int64_t len, gradient_affine k, bool stream) {
+    if (gamma) {
+        run_weighted_gradient_affine(dy + i0, x + i0, dx + i0, len, k, gamma + i0, stream);
+    } else {
+        run_gradient_affine(dy + i0, x + i0, dx + i0, len, k, stream);
+    }
+}
+
+// What the rows backward needs besides its tensors: statistics, the dgamma/dbeta outputs (logical order), and
+// scratch (per-thread partials for whole rows; per-chunk sums, per-row coefficients and tiles for chunks).
+struct rows_backward_args {
+    const float *mean, *var;
+    float *diff_gamma, *diff_beta;
+    double *partial;            // whole rows: 2 * d doubles per thread (dgamma, dbeta)
+    gradient_sums *chunk_sums;  // chunks: rows * chunk count
+    gradient_affine *row_coefficients;
+    double *row_rstd;
+    chunk_scratch scratch;
+};
+
+void rows_backward(const shape &p, int64_t threads, const float *src, const float *diff_dst, const float *gamma,
+                   float *diff_src, const rows_backward_args &r) {
+    const bool want_params = r.diff_gamma != nullptr || r.diff_beta != nullptr;
+    const bool stream = stream_output(p.n * p.c * p.s, p.d);
+    auto coefficients = [&](int64_t m, double sum_g, double sum_g_u) {
+        return training_gradient(1.0, r.mean[m], rstd_of(r.var[m], p.eps), sum_g, sum_g_u, p.d);  // a = rstd
+    };
+    if (whole_rows(p, threads, 2, want_params)) {
+#pragma omp parallel num_threads(threads) if (threads > 1)
+        {
+            const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+            double *dg = want_params ? r.partial + 2 * p.d * t : nullptr, *db = dg ? dg + p.d : nullptr;
+            if (dg) std::fill(dg, dg + 2 * p.d, 0.0);
+            int64_t m0, m1;
+            split(p.rows, nt, t, &m0, &m1);
+            for (int64_t m = m0; m < m1; ++m) {
+                const float *x = src + m * p.d, *dy = diff_dst + m * p.d;
+                const gradient_sums sums = row_gradient_sums(x, dy, gamma, 0, p.d, r.mean[m]);
+                const gradient_affine k = coefficients(m, sums.dy, sums.dy_u);
+                if (dg) {
+                    run_gradient_affine_with_parameters(dy, x, diff_src + m * p.d, p.d, k, gamma, r.mean[m],
+                                                        rstd_of(r.var[m], p.eps), dg, db, stream);
+                } else {
+                    row_gradient_output(x, dy, diff_src + m * p.d, gamma, 0, p.d, k, stream);
+                }
+            }
+            if (stream) stream_fence();
+            if (want_params) {
+#pragma omp barrier
+                // dgamma, dbeta: the per-thread partials added in thread order
+                for (int64_t which = 0; which < 2; ++which) {
+                    float *out = which == 0 ? r.diff_gamma : r.diff_beta;
+                    if (out == nullptr) continue;
+#pragma omp for simd schedule(static)
+                    for (int64_t i = 0; i < p.d; ++i) {
+                        double v = 0;
+                        for (int64_t j = 0; j < nt; ++j) v += r.partial[(2 * j + which) * p.d + i];
+                        out[i] = static_cast<float>(v);
+                    }
+                }
+            }
+        }
+        return;
+    }
+    const chunking ch = chunks_of(p);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        const int64_t t = omp_get_thread_num();
+#pragma omp for schedule(static)
+        for (int64_t q = 0; q < ch.count; ++q) {
+            const int64_t i0 = q * ch.length, len = std::min(ch.length, p.d - i0);
+            const float *g = parameter_tile(p, gamma, i0, len, r.scratch.tile(t, 0));
+            for (int64_t m = 0; m < p.rows; ++m) {
+                r.chunk_sums[m * ch.count + q] =
+                    row_gradient_sums(src + m * p.d + i0, diff_dst + m * p.d + i0, g, 0, len, r.mean[m]);
+            }
+        }
+#pragma omp for schedule(static)
+        for (int64_t m = 0; m < p.rows; ++m) {
+            double sum_g = 0, sum_g_u = 0;
+            for (int64_t q = 0; q < ch.count; ++q) {
+                sum_g += r.chunk_sums[m * ch.count + q].dy;
+                sum_g_u += r.chunk_sums[m * ch.count + q].dy_u;
+            }
+            r.row_coefficients[m] = coefficients(m, sum_g, sum_g_u);
+            r.row_rstd[m] = rstd_of(r.var[m], p.eps);
+        }
+#pragma omp for schedule(static) nowait
+        for (int64_t q = 0; q < ch.count; ++q) {
+            const int64_t i0 = q * ch.length, len = std::min(ch.length, p.d - i0);
+            const float *g = parameter_tile(p, gamma, i0, len, r.scratch.tile(t, 0));
+            double *dg = r.scratch.param(t, 0), *db = r.scratch.param(t, 1);
+            if (want_params) {
+                std::fill(dg, dg + len, 0.0);
+                std::fill(db, db + len, 0.0);
+            }
+            for (int64_t m = 0; m < p.rows; ++m) {
+                const float *x = src + m * p.d + i0, *dy = diff_dst + m * p.d + i0;
+                if (want_params) {
+                    run_gradient_affine_with_parameters(dy, x, diff_src + m * p.d + i0, len, r.row_coefficients[m], g,
+                                                        r.mean[m], r.row_rstd[m], dg, db, stream);
+                } else {
+                    row_gradient_output(x, dy, diff_src + m * p.d + i0, g, 0, len, r.row_coefficients[m], stream);
+                }
+            }
+            store_parameter_tile(p, dg, i0, len, r.diff_gamma);
+            store_parameter_tile(p, db, i0, len, r.diff_beta);
+        }
+        if (stream) stream_fence();
+    }
+}
+
+// --------------------------------------------------------------------------------------------------- columns
+
+// Channels per column-set block: all of C (whole rows: contiguous reads and writes; narrower blocks of rows C floats
+// apart measured slower), split when there are fewer panels than threads.
+int64_t columns_block_width(const shape &p, int64_t threads) {
+    const int64_t panels = p.n * p.panel_sets;
+    if (panels >= threads) return p.c;
+    const int64_t per_panel = (threads + panels - 1) / panels;
+    return std::min(p.c, std::max(kChunk, ((p.c + per_panel - 1) / per_panel + kChunk - 1) / kChunk * kChunk));
+}
+
+// Offset of panel (n, q) and the statistics index of its channel c.
+inline int64_t panel_offset(const shape &p, int64_t panel) { return panel * p.d * p.c; }
+inline int64_t set_index(const shape &p, int64_t panel, int64_t c) {
+    const int64_t n = panel / p.panel_sets, q = panel % p.panel_sets;
+    return (n * p.c + c) * p.panel_sets + q;
+}
+
+void columns_forward(const shape &p, int64_t threads, const float *src, const float *gamma, const float *beta,
+                     float *dst, float *mean, float *var, double *doubles, float *floats, int64_t w) {
+    const int64_t blocks = (p.c + w - 1) / w, panels = p.n * p.panel_sets;
+    const bool stream = stream_output(p.n * p.c * p.s, p.c);
+    parallel_for(panels * blocks, threads, stream, [&](int64_t i) {
+        const int64_t panel = i / blocks, c0 = i % blocks * w, wb = std::min(w, p.c - c0), t = omp_get_thread_num();
+        double *k = doubles + 3 * w * t, *s1 = k + w, *s2 = s1 + w;
+        float *m = floats + 3 * w * t, *a = m + w, *b = a + w;
+        const float *x = src + panel_offset(p, panel) + c0;
+        for (int64_t j = 0; j < wb; ++j) {
+            k[j] = x[j];
+            s1[j] = s2[j] = 0;
+        }
+        block_shifted_sums(x, p.c, p.d, wb, k, s1, s2);
+        for (int64_t j = 0; j < wb; ++j) {
+            const affine f = finish_set(p, set_index(p, panel, c0 + j), k[j], {s1[j], s2[j]}, mean, var);
+            m[j] = f.m;
+            a[j] = f.a;
+            b[j] = f.b;
+        }
+        float *y = dst + panel_offset(p, panel) + c0;
+        if (gamma) {
+            block_row_affine(x, y, p.c, p.d, wb, m, a, b, gamma, beta, stream);
+        } else {
+            block_affine(x, y, p.c, p.d, wb, m, a, b, stream);
+        }
+    });
+}
+
+void columns_backward(const shape &p, int64_t threads, const float *src, const float *diff_dst, const float *gamma,
+                      const float *mean, const float *var, float *diff_src, float *diff_gamma, float *diff_beta,
+                      double *doubles, float *floats, double *panel_params, int64_t w) {
+    const bool want_params = diff_gamma != nullptr || diff_beta != nullptr;
+    const int64_t panels = p.n * p.panel_sets;
+    const bool stream = stream_output(p.n * p.c * p.s, p.c);
+    parallel_for(panels, threads, stream, [&](int64_t panel) {
+        const int64_t t = omp_get_thread_num();
+        double *mu = doubles + 4 * w * t, *rstd = mu + w, *sum_g = rstd + w, *sum_g_u = sum_g + w;
+        float *a = floats + 4 * w * t, *b = a + w, *c = b + w, *m = c + w;
+        double *dg = want_params ? panel_params + 2 * p.d * panel : nullptr, *db = dg ? dg + p.d : nullptr;
+        if (dg) std::fill(dg, dg + 2 * p.d, 0.0);
+        for (int64_t c0 = 0; c0 < p.c; c0 += w) {
+            const int64_t wb = std::min(w, p.c - c0), offset = panel_offset(p, panel) + c0;
+            const float *x = src + offset, *dy = diff_dst + offset;
+            for (int64_t j = 0; j < wb; ++j) {
+                const int64_t set = set_index(p, panel, c0 + j);
+                mu[j] = mean[set];
+                rstd[j] = rstd_of(var[set], p.eps);
+                sum_g[j] = sum_g_u[j] = 0;
+            }
+            if (gamma) {
+                block_weighted_gradient_sums(x, dy, gamma, p.c, p.d, wb, mu, sum_g, sum_g_u);
+            } else {
+                block_gradient_sums(x, dy, p.c, p.d, wb, mu, sum_g, sum_g_u);
+            }
+            for (int64_t j = 0; j < wb; ++j) {
+                const gradient_affine k = training_gradient(1.0, mu[j], rstd[j], sum_g[j], sum_g_u[j], p.d);
+                a[j] = k.a;
+                b[j] = k.b;
+                c[j] = k.c;
+                m[j] = k.m;
+            }
+            if (gamma) {
+                block_row_gradient_affine(dy, x, diff_src + offset, p.c, p.d, wb, a, b, c, m, gamma, stream);
+            } else {
+                block_gradient_affine(dy, x, diff_src + offset, p.c, p.d, wb, a, b, c, m, stream);
+            }
+            if (dg) block_row_parameter_gradients(x, dy, p.c, p.d, wb, mu, rstd, dg, db);
+        }
+    });
+    if (!want_params) return;
+    for (int64_t i = 0; i < p.d; ++i) {
+        double g = 0, h = 0;
+        for (int64_t panel = 0; panel < panels; ++panel) {
+            g += panel_params[2 * p.d * panel + i];
+            h += panel_params[2 * p.d * panel + p.d + i];
+        }
+        if (diff_gamma) diff_gamma[i] = static_cast<float>(g);
+        if (diff_beta) diff_beta[i] = static_cast<float>(h);
+    }
+}
+
+}  // namespace
+
+void layer_norm_forward(const layer_norm_problem &problem, const float *src, const float *gamma, const float *beta,
+                        float *dst, float *mean, float *var) {
+    const shape p = shape_of(problem);
+    const int64_t threads = threads_for(p.n * p.c * p.s);
+    scratch_plan plan;
+    if (p.map == mapping::columns) {
+        const int64_t w = columns_block_width(p, threads);
+        const size_t doubles = plan.add<double>(3 * w * threads), floats = plan.add<float>(3 * w * threads);
+        plan.allocate();
+        columns_forward(p, threads, src, gamma, beta, dst, mean, var, plan.get<double>(doubles),
+                        plan.get<float>(floats), w);
+        return;
+    }
+    const bool chunked = !whole_rows(p, threads, 1, false);
+    const chunking ch = chunks_of(p);
+    const size_t sums = plan.add<shifted_sums>(chunked ? p.rows * ch.count : 0);
+    const size_t coefficients = plan.add<affine>(chunked ? p.rows : 0);
+    const size_t tiles = plan.add<float>(chunked ? 2 * ch.length * threads : 0);
+    plan.allocate();
+    rows_forward(p, threads, src, gamma, beta, dst, mean, var, plan.get<shifted_sums>(sums),
+                 plan.get<affine>(coefficients), {plan.get<float>(tiles), nullptr, ch.length});
+}
+
+void layer_norm_backward(const layer_norm_problem &problem, const float *src, const float *diff_dst,
+                         const float *gamma, const float *mean, const float *var, float *diff_src, float *diff_gamma,
+                         float *diff_beta) {
+    const shape p = shape_of(problem);
+    const int64_t threads = threads_for(p.n * p.c * p.s);
+    const bool want_params = diff_gamma != nullptr || diff_beta != nullptr;
+    scratch_plan plan;
+    if (p.map == mapping::columns) {
+        const int64_t w = columns_block_width(p, threads);
+        const size_t doubles = plan.add<double>(4 * w * threads), floats = plan.add<float>(4 * w * threads);
+        const size_t panel_params = plan.add<double>(want_params ? 2 * p.d * p.n * p.panel_sets : 0);
+        plan.allocate();
+        columns_backward(p, threads, src, diff_dst, gamma, mean, var, diff_src, diff_gamma, diff_beta,
+                         plan.get<double>(doubles), plan.get<float>(floats), plan.get<double>(panel_params), w);
+        return;
+    }
+    const bool chunked = !whole_rows(p, threads, 2, want_params);
+    const chunking ch = chunks_of(p);
+    const size_t partial = plan.add<double>(!chunked && want_params ? 2 * p.d * threads : 0);
+    const size_t sums = plan.add<gradient_sums>(chunked ? p.rows * ch.count : 0);
+    const size_t coefficients = plan.add<gradient_affine>(chunked ? p.rows : 0);
+    const size_t rstd = plan.add<double>(chunked ? p.rows : 0);
+    const size_t tiles = plan.add<float>(chunked ? 2 * ch.length * threads : 0);
+    const size_t params = plan.add<double>(chunked && want_params ? 2 * ch.length * threads : 0);
+    plan.allocate();
+    const rows_backward_args r{mean, var, diff_gamma, diff_beta, plan.get<double>(partial),
+                               plan.get<gradient_sums>(sums), plan.get<gradient_affine>(coefficients),
+                               plan.get<double>(rstd),
+                               {plan.get<float>(tiles), plan.get<double>(params), ch.length}};
+    rows_backward(p, threads, src, diff_dst, gamma, diff_src, r);
+}
+
+}  // namespace NK_ISA_NAMESPACE
+}  // namespace nk

@@ -1,0 +1,39 @@
+// Working memory for kernels that need more than the stack: one grow-only buffer per calling thread, reused by all
+// its later calls, so that once warm a kernel call allocates nothing (and a long loop of calls keeps RSS flat).
+// The buffer of a thread is freed when the thread ends.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace nk {
+
+// At least `bytes` bytes, 64-byte aligned, owned by the calling thread and valid until its next call. Only the
+// thread that entered the C ABI calls it (never an OpenMP worker); the memory may be shared with the workers.
+// Throws std::bad_alloc.
+void *thread_scratch(size_t bytes);
+
+// Carves typed arrays out of one thread_scratch() buffer: plan every array with add<T>(count), then get<T>(offset).
+class scratch_plan {
+public:
+    template <class T>
+    size_t add(int64_t count) {
+        const size_t offset = bytes_;
+        bytes_ += (static_cast<size_t>(count) * sizeof(T) + 63) / 64 * 64;
+        return offset;
+    }
+
+    // Allocates (or reuses) the buffer; call after the last add().
+    void allocate() { base_ = static_cast<char *>(thread_scratch(bytes_)); }
+
+    template <class T>
+    T *get(size_t offset) const {
+        return reinterpret_cast<T *>(base_ + offset);
+    }
+
+private:
+    size_t bytes_ = 0;
+    char *base_ = nullptr;
+};
+
+}  // namespace nk

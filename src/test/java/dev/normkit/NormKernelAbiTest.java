@@ -1,0 +1,82 @@
+package dev.normkit;
+
+import static dev.normkit.backend.kernels.NormkitLibrary.*;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.bytedeco.javacpp.FloatPointer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The batch-, group- and layer-norm entry points of the C ABI re-check their arguments (a last line of defence
+ * behind {@link Functional}) and answer NK_INVALID_ARGUMENTS without touching memory; an empty tensor is a no-op.
+ */
+class NormKernelAbiTest {
+  private static final double EPS = 1e-5;
+  private static final int INVALID = NK_INVALID_ARGUMENTS;
+  private static final int CF = NK_LAYOUT_CHANNELS_FIRST;
+  private static final int CL = NK_LAYOUT_CHANNELS_LAST;
+
+  @Test
+  void batchNormRejectsBadArguments() {
+    try (FloatPointer a = new FloatPointer(64);
+        FloatPointer b = new FloatPointer(64);
+        FloatPointer m = new FloatPointer(64);
+        FloatPointer v = new FloatPointer(64)) {
+      v.fill(1);
+      assertEquals(0, nk_batch_norm_forward_training(a, b, null, null, m, v, 2, 2, 4, CL, EPS));
+      assertEquals(INVALID, nk_batch_norm_forward_training(null, b, null, null, m, v, 2, 2, 4, CF, EPS));
+      assertEquals(INVALID, nk_batch_norm_forward_training(a, b, null, null, m, null, 2, 2, 4, CF, EPS));
+      assertEquals(INVALID, nk_batch_norm_forward_training(a, b, null, null, m, v, 2, -2, 4, CF, EPS));
+      assertEquals(INVALID, nk_batch_norm_forward_training(a, b, null, null, m, v, 2, 2, 4, 9, EPS));
+      assertEquals(INVALID, nk_batch_norm_forward_training(a, b, null, null, m, v, 2, 2, 4, CF, -1));
+      assertEquals(INVALID, nk_batch_norm_forward_training(a, b, null, null, m, v, Long.MAX_VALUE / 2, 4, 1, CF, EPS),
+          "element count overflow");
+      assertEquals(0, nk_batch_norm_forward_training(null, null, null, null, null, null, 2, 0, 4, CF, EPS));
+      assertEquals(INVALID, nk_batch_norm_forward_inference(a, null, null, null, m, v, 2, 2, 4, CF, EPS));
+      assertEquals(INVALID, nk_batch_norm_backward(a, null, null, m, v, b, null, null, 2, 2, 4, CF, EPS));
+      assertEquals(INVALID, nk_batch_norm_backward_global_stats(a, a, null, m, v, null, null, null, 2, 2, 4, CF, EPS));
+      assertEquals(INVALID, nk_batch_norm_backward_global_stats(a, a, null, m, v, b, null, null, 2, 2, 4, CF, 0));
+    }
+  }
+
+  @Test
+  void groupNormRejectsBadArguments() {
+    try (FloatPointer a = new FloatPointer(64);
+        FloatPointer b = new FloatPointer(64);
+        FloatPointer m = new FloatPointer(64);
+        FloatPointer v = new FloatPointer(64)) {
+      v.fill(1);
+      assertEquals(0, nk_group_norm_forward(a, b, null, null, m, v, 2, 6, 4, 3, CL, EPS));
+      assertEquals(INVALID, nk_group_norm_forward(a, b, null, null, m, v, 2, 6, 4, 4, CF, EPS), "C % groups != 0");
+      assertEquals(INVALID, nk_group_norm_forward(a, b, null, null, m, v, 2, 6, 4, 0, CF, EPS), "no groups");
+      assertEquals(INVALID, nk_group_norm_forward(a, null, null, null, m, v, 2, 6, 4, 3, CF, EPS));
+      assertEquals(INVALID, nk_group_norm_backward(a, a, null, m, v, null, null, null, 2, 6, 4, 3, CF, EPS));
+      assertEquals(INVALID, nk_group_norm_backward(a, a, null, m, v, b, null, null, 2, 6, 4, 7, CF, EPS));
+      assertEquals(0, nk_group_norm_backward(null, null, null, null, null, null, null, null, 0, 6, 4, 3, CF, EPS));
+    }
+  }
+
+  @Test
+  void layerNormRejectsBadArguments() {
+    try (FloatPointer a = new FloatPointer(64);
+        FloatPointer b = new FloatPointer(64);
+        FloatPointer g = new FloatPointer(64);
+        FloatPointer m = new FloatPointer(64);
+        FloatPointer v = new FloatPointer(64)) {
+      v.fill(1);
+      g.fill(1);
+      // sets of d = 2 (divides S = 4), C * S = 12 and N * C * S = 24 values are valid; d = 3 and 5 are not
+      for (long d : new long[] {2, 4, 12, 24}) {
+        assertEquals(0, nk_layer_norm_forward(a, b, g, g, m, v, 2, 3, 4, d, CL, EPS), "d = " + d);
+      }
+      assertEquals(INVALID, nk_layer_norm_forward(a, b, null, null, m, v, 2, 3, 4, 3, CF, EPS), "d = 3");
+      assertEquals(INVALID, nk_layer_norm_forward(a, b, null, null, m, v, 2, 3, 4, 5, CF, EPS), "d = 5");
+      assertEquals(INVALID, nk_layer_norm_forward(a, b, null, null, m, v, 2, 3, 4, 0, CF, EPS), "d = 0");
+      assertEquals(INVALID, nk_layer_norm_forward(a, b, g, null, m, v, 2, 3, 4, 12, CF, EPS), "gamma without beta");
+      assertEquals(INVALID, nk_layer_norm_forward(a, b, null, null, null, v, 2, 3, 4, 12, CF, EPS));
+      assertEquals(INVALID, nk_layer_norm_backward(a, a, g, m, v, null, null, null, 2, 3, 4, 12, CF, EPS));
+      assertEquals(INVALID, nk_layer_norm_backward(a, a, g, m, v, b, null, null, 2, 3, 4, 7, CF, EPS));
+      assertEquals(0, nk_layer_norm_backward(null, null, null, null, null, null, null, null, 2, 0, 4, 12, CF, EPS));
+    }
+  }
+}
