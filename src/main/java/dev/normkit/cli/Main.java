@@ -63,9 +63,6 @@ public final class Main {
     } catch (IllegalArgumentException e) {
       err.println("error: " + oneLine(e.getMessage()));
       return 2;
-    } catch (UnsupportedOperationException e) {
-      err.println("error: not implemented yet on this backend: " + oneLine(e.getMessage()));
-      return 1;
     } catch (Exception | Error e) {
       err.println("error: internal error: " + oneLine(e.toString()));
       return 1;

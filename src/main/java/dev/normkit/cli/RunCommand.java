@@ -33,7 +33,7 @@ final class RunCommand {
           "usage: normkit run OP [options]      OP: " + RunOp.names(),
           "  --input F.npy            float32 (float64 accepted), C order, logical shape (N, C, ...)",
           "  --output F.npy           float32, same shape",
-          "  --backend native|java    default native",
+          "  --backend native|java    default native (onednn: oneDNN primitives only, where oneDNN has the op)",
           "  --layout nchw|nhwc       memory layout of the computation (files are always logical C order)",
           "  --eps E                  default 1e-5 (weight-std: the variant's default)",
           "  --weight F.npy --bias F.npy     affine parameters: shape (C), or the normalized shape for layer-norm",

@@ -8,7 +8,6 @@ import dev.normkit.Tensor;
 import org.bytedeco.dnnl.dnnl_engine;
 import org.bytedeco.dnnl.dnnl_memory_desc;
 import org.bytedeco.dnnl.dnnl_primitive_attr;
-import org.bytedeco.javacpp.Loader;
 
 /**
  * The process-wide oneDNN CPU engine and small helpers around oneDNN's C API: status checks and memory
@@ -18,7 +17,7 @@ public final class Dnnl {
   private static final dnnl_engine ENGINE;
 
   static {
-    Loader.load(org.bytedeco.dnnl.global.dnnl.class);
+    dev.normkit.backend.NativeRuntime.load();
     dnnl_engine engine = new dnnl_engine();
     check(dnnl_engine_create(engine, dnnl_cpu, 0), "create the CPU engine");
     ENGINE = engine;

@@ -25,7 +25,7 @@ import org.bytedeco.javacpp.annotation.Properties;
         link = "normkit"))
 public final class NormkitLibrary {
   static {
-    Loader.load(org.bytedeco.dnnl.global.dnnl.class);
+    dev.normkit.backend.NativeRuntime.load();
     Loader.load();
   }
 
