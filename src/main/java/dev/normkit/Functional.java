@@ -569,19 +569,28 @@ public final class Functional {
     }
   }
 
-  /** Temporaries of one call, freed at its end. */
+  /**
+   * Temporaries of one call, freed at its end; allocates nothing until a temporary is asked for, so a call whose
+   * caller passes every output allocates no native memory and no list.
+   */
   private static final class Scratch implements AutoCloseable {
-    private final java.util.ArrayList<Tensor> tensors = new java.util.ArrayList<>(2);
+    private Tensor first;
+    private Tensor second;
 
     Tensor vector(Shape shape) {
       Tensor t = Tensor.empty(shape, Layout.CHANNELS_FIRST);
-      tensors.add(t);
+      if (first == null) {
+        first = t;
+      } else {
+        second = t;
+      }
       return t;
     }
 
     @Override
     public void close() {
-      for (Tensor t : tensors) t.close();
+      if (first != null) first.close();
+      if (second != null) second.close();
     }
   }
 }

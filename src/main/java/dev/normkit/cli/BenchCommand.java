@@ -3,6 +3,7 @@ package dev.normkit.cli;
 import dev.normkit.bench.BenchCase;
 import dev.normkit.bench.BenchRecord;
 import dev.normkit.bench.BenchRunner;
+import dev.normkit.bench.OverheadBench;
 import dev.normkit.bench.RatioPlot;
 import dev.normkit.bench.Soak;
 import java.io.IOException;
@@ -29,6 +30,9 @@ final class BenchCommand {
           "  over the same bytes in the same run; ratio = achieved GB/s / probe GB/s. Threads default: 1,2",
           "       normkit bench --soak N [--threads T]",
           "  N calls round-robin over every op and pass (small shapes); prints live native bytes and RSS",
+          "       normkit bench --overhead [--threads T] [--quick]",
+          "  per-call time of the public API vs the bare kernel call / pre-bound oneDNN execute on tiny inputs,",
+          "  with the heap bytes each API call allocates and the primitives it creates once warm",
           "");
 
   private BenchCommand() {}
@@ -36,9 +40,14 @@ final class BenchCommand {
   static int run(List<String> args, PrintStream out) throws IOException {
     List<String> rest = new ArrayList<>(args);
     boolean quick = rest.remove("--quick");
+    boolean overhead = rest.remove("--overhead");
     Options o = Options.parse(rest,
         Set.of("--threads", "--json", "--plot", "--op", "--pass", "--layout", "--soak"), Set.of(), "bench");
     List<Integer> threads = threadCounts(o.get("--threads"));
+    if (overhead) {
+      for (int t : threads) OverheadBench.run(t, quick, out);
+      return 0;
+    }
     if (o.has("--soak")) {
       long calls = (long) o.number("--soak", 0);
       if (calls < 1) throw new IllegalArgumentException("--soak needs a positive number of calls, got " + o.get("--soak"));
