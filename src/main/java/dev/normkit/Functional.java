@@ -1,5 +1,6 @@
 package dev.normkit;
 
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /**
@@ -81,14 +82,12 @@ public final class Functional {
       backend.batchNorm().forwardInference(x, weight, bias, runningMean, runningVar, eps, y);
       return;
     }
-    try (Scratch s = new Scratch()) {
-      Tensor mean = saveMean != null ? saveMean : s.vector(perChannel);
-      Tensor var = saveVar != null ? saveVar : s.vector(perChannel);
+    withStatistics(saveMean, saveVar, perChannel, (mean, var) -> {
       backend.batchNorm().forwardTraining(x, weight, bias, eps, y, mean, var);
       if (runningMean != null) {
         RunningStatistics.update(runningMean, runningVar, mean, var, valuesPerChannel, momentum);
       }
-    }
+    });
   }
 
   /**
@@ -157,11 +156,8 @@ public final class Functional {
     Checks.optionalShape(saveMean, stats, "saveMean");
     Checks.optionalShape(saveVar, stats, "saveVar");
     if (x.elementCount() == 0) return;
-    try (Scratch s = new Scratch()) {
-      Tensor mean = saveMean != null ? saveMean : s.vector(stats);
-      Tensor var = saveVar != null ? saveVar : s.vector(stats);
-      backend.layerNorm().forward(x, normalizedShape.rank(), weight, bias, eps, y, mean, var);
-    }
+    withStatistics(saveMean, saveVar, stats,
+        (mean, var) -> backend.layerNorm().forward(x, normalizedShape.rank(), weight, bias, eps, y, mean, var));
   }
 
   /** Layer-norm backward from the saved per-row statistics; dweight/dbias have the normalized shape. */
@@ -227,11 +223,8 @@ public final class Functional {
     Checks.optionalShape(saveMean, stats, "saveMean");
     Checks.optionalShape(saveVar, stats, "saveVar");
     if (x.elementCount() == 0) return;
-    try (Scratch s = new Scratch()) {
-      Tensor mean = saveMean != null ? saveMean : s.vector(stats);
-      Tensor var = saveVar != null ? saveVar : s.vector(stats);
-      backend.groupNorm().forward(x, groups, weight, bias, eps, y, mean, var);
-    }
+    withStatistics(saveMean, saveVar, stats,
+        (mean, var) -> backend.groupNorm().forward(x, groups, weight, bias, eps, y, mean, var));
   }
 
   /** Group-norm backward from the saved (N, G) statistics. */
@@ -326,14 +319,12 @@ public final class Functional {
       backend.instanceNorm().forwardInference(x, weight, bias, runningMean, runningVar, eps, y);
       return;
     }
-    try (Scratch s = new Scratch()) {
-      Tensor mean = saveMean != null ? saveMean : s.vector(stats);
-      Tensor var = saveVar != null ? saveVar : s.vector(stats);
+    withStatistics(saveMean, saveVar, stats, (mean, var) -> {
       backend.instanceNorm().forwardTraining(x, weight, bias, eps, y, mean, var);
       if (runningMean != null) {
         RunningStatistics.updateFromInstances(runningMean, runningVar, mean, var, spatial, momentum);
       }
-    }
+    });
   }
 
   /** The shape (N, C) of instance norm's saved statistics. */
@@ -399,11 +390,8 @@ public final class Functional {
     Checks.optionalShape(saveMean, perFilter, "saveMean");
     Checks.optionalShape(saveRstd, perFilter, "saveRstd");
     if (w.elementCount() == 0) return;
-    try (Scratch s = new Scratch()) {
-      Tensor mean = saveMean != null ? saveMean : s.vector(perFilter);
-      Tensor rstd = saveRstd != null ? saveRstd : s.vector(perFilter);
-      backend.weightStandardization().forward(w, variant, eps, gamma, gain, wHat, mean, rstd);
-    }
+    withStatistics(saveMean, saveRstd, perFilter,
+        (mean, rstd) -> backend.weightStandardization().forward(w, variant, eps, gamma, gain, wHat, mean, rstd));
   }
 
   /** Weight-standardization backward: dw from dwHat through the per-filter mean and std; dgain for SCALED. */
@@ -566,6 +554,16 @@ public final class Functional {
     } catch (RuntimeException | Error e) {
       out.close();
       throw e;
+    }
+  }
+
+  /**
+   * Runs {@code op} on the caller's statistics tensors, or on temporaries of {@code shape} (freed afterwards) for
+   * those the caller did not pass.
+   */
+  private static void withStatistics(Tensor saveA, Tensor saveB, Shape shape, BiConsumer<Tensor, Tensor> op) {
+    try (Scratch s = new Scratch()) {
+      op.accept(saveA != null ? saveA : s.vector(shape), saveB != null ? saveB : s.vector(shape));
     }
   }
 
