@@ -169,7 +169,7 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
                 shares[2 * (n * p.c + c) + 1] = sum_dy[j];
             }
         }
-        *rstd_out = rstd;
+        *rstd_out = n_set == 1 ? 0.0 : rstd;  // a set of one value has dx = 0 (see training_gradient)
         return training_gradient(1.0, mu, rstd, total_g, total_gu, n_set);
     };
     const bool stream = stream_output(p.n * p.c * p.s, p.channels_first ? p.s : p.c);

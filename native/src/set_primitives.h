@@ -455,11 +455,16 @@ inline void block_affine(const float *x, float *y, int64_t stride, int64_t rows,
 // from sum_dy = sum(dy) and sum_dy_u = sum(dy * (x - mean)) over the set: with xhat = (x - mean) * rstd, g = dy * gamma,
 //   dx = rstd / n * (n * g - sum(g) - xhat * sum(g * xhat))
 //      = a * dy + b * (x - mean) + c,  a = gamma * rstd, b = -a * rstd^2 * sum_dy_u / n, c = -a * sum_dy / n.
+// The kernels subtract m = mean rounded to float, so c also carries b * (m - mean): for a set whose std is tiny
+// beside |mean|, that rounding is a large part of x - m. A set of one value has dx = 0 exactly (xhat = 0 and
+// dy = sum(dy)); the coefficients say so instead of leaving a * dy + c to cancel in float.
 inline gradient_affine training_gradient(double gamma_c, double mean, double rstd, double sum_dy, double sum_dy_u,
                                          int64_t n) {
+    const float m = static_cast<float>(mean);
+    if (n == 1) return {0.0f, 0.0f, 0.0f, m};
     const double a = gamma_c * rstd, count = static_cast<double>(n);
-    return {static_cast<float>(a), static_cast<float>(-a * rstd * rstd * sum_dy_u / count),
-            static_cast<float>(-a * sum_dy / count), static_cast<float>(mean)};
+    const double b = -a * rstd * rstd * sum_dy_u / count;
+    return {static_cast<float>(a), static_cast<float>(b), static_cast<float>(-a * sum_dy / count + b * (m - mean)), m};
 }
 
 // dx = a * dy + b * (x - m) + c over a run.
