@@ -51,6 +51,18 @@ constexpr int64_t kMaxChannelBlock = 1024;
 constexpr int64_t kChunk = 16;
 constexpr int64_t kGroupRows = 4;
 
+// Rows ahead of the current one whose cache line a block sum prefetches. A block's rows are C floats apart and each
+// is read one cache line at a time, in short strided streams that the hardware prefetchers do not run ahead of:
+// summing a (25088, 256) channels-last block from DRAM took 2.4 ms (10.6 GB/s) without software prefetch and
+// 1.2-1.3 ms (19-21 GB/s) with a prefetch 8 to 32 rows ahead (one Zen 4 core; a contiguous run sums at 28 GB/s).
+constexpr int64_t kPrefetchRows = 8 * kGroupRows;
+
+// Asks for the cache line at row r + kPrefetchRows (clamped to the last row) of a block, offset j in each row.
+inline void prefetch_row_ahead(const float *x, int64_t stride, int64_t r, int64_t rows, int64_t j) {
+    const int64_t ahead = std::min(rows - 1, r + kPrefetchRows);
+    _mm_prefetch(reinterpret_cast<const char *>(x + ahead * stride + j), _MM_HINT_T0);
+}
+
 // Below this many elements a kernel runs on the calling thread: an OpenMP fork costs more than the work.
 constexpr int64_t kParallelThreshold = int64_t{1} << 14;
 
@@ -207,6 +219,7 @@ inline void block_shifted_sums(const float *x, int64_t stride, int64_t rows, int
             }
             for (int64_t r = r0; r < r1; ++r) {
                 const float *row = x + r * stride + j0;
+                prefetch_row_ahead(x, stride, r, rows, j0);
 #pragma GCC unroll 8
                 for (int64_t v = 0; v < kChunkVectors; ++v) {
                     const dvec d = widen(row + v * kDoublesPerVector) - kk[v];
@@ -306,6 +319,8 @@ inline void block_gradient_sums_of(const float *x, const float *dy, const float 
             }
             for (int64_t r = r0; r < r1; ++r) {
                 const float *xr = x + r * stride + j0, *dyr = dy + r * stride + j0;
+                prefetch_row_ahead(x, stride, r, rows, j0);
+                prefetch_row_ahead(dy, stride, r, rows, j0);
                 const dvec wr = splat(Weighted ? row_weight[r] : 1.0);
 #pragma GCC unroll 8
                 for (int64_t v = 0; v < kChunkVectors; ++v) {
