@@ -190,12 +190,10 @@ void rows_forward(const shape &p, int64_t threads, const float *src, const float
     {
         const int64_t t = omp_get_thread_num();
 #pragma omp for schedule(static)
-        for (int64_t q = 0; q < ch.count; ++q) {
-            const int64_t i0 = q * ch.length, len = std::min(ch.length, p.d - i0);
-            for (int64_t m = 0; m < p.rows; ++m) {
-                const float *x = src + m * p.d;
-                chunk_sums[m * ch.count + q] = run_shifted_sums(x + i0, len, x[0]);
-            }
+        for (int64_t mq = 0; mq < p.rows * ch.count; ++mq) {  // in memory order: one stream per thread
+            const int64_t m = mq / ch.count, i0 = mq % ch.count * ch.length, len = std::min(ch.length, p.d - i0);
+            const float *x = src + m * p.d;
+            chunk_sums[mq] = run_shifted_sums(x + i0, len, x[0]);
         }
 #pragma omp for schedule(static)
         for (int64_t m = 0; m < p.rows; ++m) {
@@ -296,14 +294,18 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         const int64_t t = omp_get_thread_num();
+        // (row, chunk) pairs in memory order for rows (one stream per thread); chunk by chunk for permuted rows,
+        // whose gamma is gathered into a tile once per chunk
+        const bool memory_order = p.map == mapping::rows;
+        int64_t tile_chunk = -1;
+        const float *g = nullptr;
 #pragma omp for schedule(static)
-        for (int64_t q = 0; q < ch.count; ++q) {
+        for (int64_t k = 0; k < p.rows * ch.count; ++k) {
+            const int64_t m = memory_order ? k / ch.count : k % p.rows, q = memory_order ? k % ch.count : k / p.rows;
             const int64_t i0 = q * ch.length, len = std::min(ch.length, p.d - i0);
-            const float *g = parameter_tile(p, gamma, i0, len, r.scratch.tile(t, 0));
-            for (int64_t m = 0; m < p.rows; ++m) {
-                r.chunk_sums[m * ch.count + q] =
-                    row_gradient_sums(src + m * p.d + i0, diff_dst + m * p.d + i0, g, 0, len, r.mean[m]);
-            }
+            if (q != tile_chunk) g = parameter_tile(p, gamma, i0, len, r.scratch.tile(t, 0)), tile_chunk = q;
+            r.chunk_sums[m * ch.count + q] =
+                row_gradient_sums(src + m * p.d + i0, diff_dst + m * p.d + i0, g, 0, len, r.mean[m]);
         }
 #pragma omp for schedule(static)
         for (int64_t m = 0; m < p.rows; ++m) {
