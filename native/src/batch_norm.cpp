@@ -44,6 +44,11 @@ namespace {
 // By-channel partition threshold: at least this many channels per thread (fewer leave threads idle at the end).
 constexpr int64_t kChannelsPerThread = 4;
 
+// By-channel blocks: inputs of at most this many bytes (so that the block is still in L2 for its output), and at
+// most kMaxBlockChannels channels (their accumulators live on the stack).
+constexpr int64_t kChannelBlockBytes = int64_t{512} << 10;
+constexpr int64_t kMaxBlockChannels = 16;
+
 // Two per-channel sums (shifted sums s1, s2; or the gradient's sum(dy), sum(dy * u)), added in a fixed order.
 struct sums2 {
     double first, second;
@@ -184,15 +189,27 @@ struct backward {
 
 // ------------------------------------------------------------------------------------------ work partitions
 
-// Channels-first, by channel: each thread takes whole channels (sums of the N runs in one set of accumulators,
-// then their output).
+// Channels-first, by channel: each thread takes blocks of whole channels (each channel's N runs summed into its own
+// accumulators in n order, then the block's output). A block's channels are adjacent, so image n holds the block as
+// one contiguous stretch: a block is read as N long streams rather than N short runs per channel (one channel of
+// (8, 256, 56, 56): 12.5 KB runs 3.2 MB apart), and is still in L2 for its output.
 template <class Pass>
 void by_channel(const ncs_problem &p, const Pass &pass, int64_t threads) {
-    parallel_for(p.c, threads, pass.stream, [&](int64_t c) {
-        typename Pass::lanes a;
-        for (int64_t n = 0; n < p.n; ++n) pass.add(a, c, (n * p.c + c) * p.s);
-        const coefficients k = pass.finish(c, Pass::total(a));
-        for (int64_t n = 0; n < p.n; ++n) pass.run_output((n * p.c + c) * p.s, k);
+    const int64_t inputs = Pass::kReadsDy ? 2 : 1;
+    const int64_t channel_bytes = p.n * p.s * inputs * static_cast<int64_t>(sizeof(float));
+    const int64_t width = std::clamp<int64_t>(
+        std::min(kChannelBlockBytes / channel_bytes, p.c / (kChannelsPerThread * threads)), 1, kMaxBlockChannels);
+    parallel_for((p.c + width - 1) / width, threads, pass.stream, [&](int64_t block) {
+        const int64_t c0 = block * width, w = std::min(p.c - c0, width);
+        typename Pass::lanes a[kMaxBlockChannels];
+        coefficients k[kMaxBlockChannels];
+        for (int64_t n = 0; n < p.n; ++n) {
+            for (int64_t j = 0; j < w; ++j) pass.add(a[j], c0 + j, (n * p.c + c0 + j) * p.s);
+        }
+        for (int64_t j = 0; j < w; ++j) k[j] = pass.finish(c0 + j, Pass::total(a[j]));
+        for (int64_t n = 0; n < p.n; ++n) {
+            for (int64_t j = 0; j < w; ++j) pass.run_output((n * p.c + c0 + j) * p.s, k[j]);
+        }
     });
 }
 
