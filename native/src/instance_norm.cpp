@@ -39,23 +39,26 @@ int64_t channels_per_item(const instance_norm_problem &p) {
     return cb;
 }
 
+// Whether an item's output is written with streaming stores (stream_output: a large output in long runs).
+bool streams(const instance_norm_problem &p) {
+    return stream_output(p.n * p.c * p.s, p.layout == NK_LAYOUT_CHANNELS_FIRST ? p.s : p.c);
+}
+
 // Calls plane(n, c, offset) for every (n, c) of an NCHW tensor, or block(n, c0, w, offset) for every block of w
 // channels c0 .. c0 + w - 1 of one image of an NHWC tensor; offset is the memory offset of the item's first value.
-// Items run in parallel.
+// Items run in parallel; with streams(p), each thread fences its streaming stores at the end.
 template <class Plane, class Block>
 void for_each_item(const instance_norm_problem &p, Plane plane, Block block) {
-    const bool parallel = p.n * p.c * p.s >= kParallelThreshold;
+    const int64_t threads = threads_for(p.n * p.c * p.s);
     if (p.layout == NK_LAYOUT_CHANNELS_FIRST) {
-#pragma omp parallel for schedule(static) if (parallel)
-        for (int64_t nc = 0; nc < p.n * p.c; ++nc) plane(nc / p.c, nc % p.c, nc * p.s);
+        parallel_for(p.n * p.c, threads, streams(p), [&](int64_t nc) { plane(nc / p.c, nc % p.c, nc * p.s); });
         return;
     }
     const int64_t cb = channels_per_item(p), blocks = (p.c + cb - 1) / cb;
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t item = 0; item < p.n * blocks; ++item) {
+    parallel_for(p.n * blocks, threads, streams(p), [&](int64_t item) {
         const int64_t n = item / blocks, c0 = item % blocks * cb;
         block(n, c0, std::min(cb, p.c - c0), n * p.s * p.c + c0);
-    }
+    });
 }
 
 // y's coefficients of one set (fold) with channel c's parameters.
@@ -73,6 +76,7 @@ double given_rstd(const set_statistics &stats, int64_t n, int64_t c, double eps)
 
 void instance_norm_forward_training(const instance_norm_problem &p, const float *src, const float *gamma,
                                     const float *beta, float *dst, float *mean, float *var) {
+    const bool stream = streams(p);
     // A set's statistics from its shifted sums (shifted by its first value); writes them, returns y's coefficients.
     auto finish = [&](int64_t n, int64_t c, double k, shifted_sums sums) {
         const moments m = moments_from(k, sums, p.s);
@@ -85,7 +89,7 @@ void instance_norm_forward_training(const instance_norm_problem &p, const float 
         p,
         [&](int64_t n, int64_t c, int64_t offset) {
             const float *x = src + offset;
-            run_affine(x, dst + offset, p.s, finish(n, c, x[0], run_shifted_sums(x, p.s, x[0])));
+            run_affine(x, dst + offset, p.s, finish(n, c, x[0], run_shifted_sums(x, p.s, x[0])), stream);
         },
         [&](int64_t n, int64_t c0, int64_t w, int64_t offset) {
             const float *x = src + offset;
@@ -99,19 +103,20 @@ void instance_norm_forward_training(const instance_norm_problem &p, const float 
                 a[j] = f.a;
                 b[j] = f.b;
             }
-            block_affine(x, dst + offset, p.c, p.s, w, m, a, b);
+            block_affine(x, dst + offset, p.c, p.s, w, m, a, b, stream);
         });
 }
 
 void instance_norm_forward_inference(const instance_norm_problem &p, const float *src, const float *gamma,
                                      const float *beta, const set_statistics &stats, float *dst) {
+    const bool stream = streams(p);
     auto coefficients = [&](int64_t n, int64_t c) {
         return fold(given_mean(stats, n, c), given_rstd(stats, n, c, p.eps), gamma, beta, c);
     };
     for_each_item(
         p,
         [&](int64_t n, int64_t c, int64_t offset) {
-            run_affine(src + offset, dst + offset, p.s, coefficients(n, c));
+            run_affine(src + offset, dst + offset, p.s, coefficients(n, c), stream);
         },
         [&](int64_t n, int64_t c0, int64_t w, int64_t offset) {
             float m[kMaxChannelBlock], a[kMaxChannelBlock], b[kMaxChannelBlock];
@@ -121,13 +126,14 @@ void instance_norm_forward_inference(const instance_norm_problem &p, const float
                 a[j] = f.a;
                 b[j] = f.b;
             }
-            block_affine(src + offset, dst + offset, p.c, p.s, w, m, a, b);
+            block_affine(src + offset, dst + offset, p.c, p.s, w, m, a, b, stream);
         });
 }
 
 void instance_norm_backward(const instance_norm_problem &p, const float *src, const float *diff_dst,
                             const float *gamma, const set_statistics &stats, bool constant_stats, float *diff_src,
                             float *diff_gamma, float *diff_beta, double *partials) {
+    const bool stream = streams(p);
     const bool want_params = diff_gamma != nullptr || diff_beta != nullptr;
     // The training gradient needs each set's sums; with constant statistics only dgamma/dbeta do.
     const bool need_sums = !constant_stats || want_params;
@@ -154,9 +160,9 @@ void instance_norm_backward(const instance_norm_problem &p, const float *src, co
                 need_sums ? run_gradient_sums(x, dy, p.s, given_mean(stats, n, c)) : gradient_sums{0, 0, 0};
             const gradient_affine k = coefficients(n, c, sums.dy, sums.dy_u);
             if (constant_stats) {
-                run_affine(dy, diff_src + offset, p.s, {0.0f, k.a, 0.0f});
+                run_affine(dy, diff_src + offset, p.s, {0.0f, k.a, 0.0f}, stream);
             } else {
-                run_gradient_affine(dy, x, diff_src + offset, p.s, k);
+                run_gradient_affine(dy, x, diff_src + offset, p.s, k, stream);
             }
         },
         [&](int64_t n, int64_t c0, int64_t w, int64_t offset) {
@@ -173,10 +179,10 @@ void instance_norm_backward(const instance_norm_problem &p, const float *src, co
                 m[j] = 0.0f;
             }
             if (constant_stats) {
-                block_affine(dy, diff_src + offset, p.c, p.s, w, m, a, c);  // m, c all zero: dx = dy * a
+                block_affine(dy, diff_src + offset, p.c, p.s, w, m, a, c, stream);  // m, c all zero: dx = dy * a
             } else {
                 for (int64_t j = 0; j < w; ++j) m[j] = static_cast<float>(mean[j]);
-                block_gradient_affine(dy, x, diff_src + offset, p.c, p.s, w, a, b, c, m);
+                block_gradient_affine(dy, x, diff_src + offset, p.c, p.s, w, a, b, c, m, stream);
             }
         });
     if (!want_params) return;
