@@ -1,6 +1,5 @@
 package dev.normkit;
 
-import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /**
@@ -61,7 +60,7 @@ public final class Functional {
       Tensor saveVar) {
     Checks.notNull(backend, "backend");
     Checks.activation(x, "input");
-    Shape perChannel = Shape.of(x.shape().channels());
+    Shape perChannel = Shape.vector(x.shape().channels());
     checkAffine(weight, bias, perChannel);
     checkRunningStats(runningMean, runningVar, perChannel);
     Checks.eps(eps);
@@ -82,12 +81,18 @@ public final class Functional {
       backend.batchNorm().forwardInference(x, weight, bias, runningMean, runningVar, eps, y);
       return;
     }
-    withStatistics(saveMean, saveVar, perChannel, (mean, var) -> {
+    Tensor mean = null, var = null;
+    try {
+      mean = orTemporary(saveMean, perChannel);
+      var = orTemporary(saveVar, perChannel);
       backend.batchNorm().forwardTraining(x, weight, bias, eps, y, mean, var);
       if (runningMean != null) {
         RunningStatistics.update(runningMean, runningVar, mean, var, valuesPerChannel, momentum);
       }
-    });
+    } finally {
+      closeTemporary(mean, saveMean);
+      closeTemporary(var, saveVar);
+    }
   }
 
   /**
@@ -109,7 +114,7 @@ public final class Functional {
       Tensor dbias) {
     Checks.notNull(backend, "backend");
     Checks.activation(x, "input");
-    Shape perChannel = Shape.of(x.shape().channels());
+    Shape perChannel = Shape.vector(x.shape().channels());
     checkBackward(x, dy, dx, weight, dweight, dbias, perChannel, eps);
     Checks.shape(mean, perChannel, "mean");
     Checks.shape(var, perChannel, "var");
@@ -132,7 +137,7 @@ public final class Functional {
 
   /** The shape of layer norm's saved statistics: the leading dims' product M, as (M). */
   public static Shape layerNormStatisticsShape(Shape input, Shape normalizedShape) {
-    return Shape.of(input.product(0, input.rank() - normalizedShape.rank()));
+    return Shape.vector(input.product(0, input.rank() - normalizedShape.rank()));
   }
 
   /** The full form of layer norm: writes y and the per-row mean and biased variance (shape (M); may be null). */
@@ -156,8 +161,15 @@ public final class Functional {
     Checks.optionalShape(saveMean, stats, "saveMean");
     Checks.optionalShape(saveVar, stats, "saveVar");
     if (x.elementCount() == 0) return;
-    withStatistics(saveMean, saveVar, stats,
-        (mean, var) -> backend.layerNorm().forward(x, normalizedShape.rank(), weight, bias, eps, y, mean, var));
+    Tensor mean = null, var = null;
+    try {
+      mean = orTemporary(saveMean, stats);
+      var = orTemporary(saveVar, stats);
+      backend.layerNorm().forward(x, normalizedShape.rank(), weight, bias, eps, y, mean, var);
+    } finally {
+      closeTemporary(mean, saveMean);
+      closeTemporary(var, saveVar);
+    }
   }
 
   /** Layer-norm backward from the saved per-row statistics; dweight/dbias have the normalized shape. */
@@ -199,7 +211,7 @@ public final class Functional {
 
   /** The shape (N, G) of group norm's saved statistics. */
   public static Shape groupNormStatisticsShape(Shape input, int groups) {
-    return Shape.of(input.batch(), groups);
+    return Shape.matrix(input.batch(), groups);
   }
 
   /** The full form of group norm: writes y and the (N, G) mean and biased variance (may be null). */
@@ -216,15 +228,22 @@ public final class Functional {
     Checks.notNull(backend, "backend");
     Checks.activation(x, "input");
     checkGroups(x, groups);
-    checkAffine(weight, bias, Shape.of(x.shape().channels()));
+    checkAffine(weight, bias, Shape.vector(x.shape().channels()));
     Checks.eps(eps);
     Checks.shapeAndLayout(y, x.shape(), x.layout(), "output");
     Shape stats = groupNormStatisticsShape(x.shape(), groups);
     Checks.optionalShape(saveMean, stats, "saveMean");
     Checks.optionalShape(saveVar, stats, "saveVar");
     if (x.elementCount() == 0) return;
-    withStatistics(saveMean, saveVar, stats,
-        (mean, var) -> backend.groupNorm().forward(x, groups, weight, bias, eps, y, mean, var));
+    Tensor mean = null, var = null;
+    try {
+      mean = orTemporary(saveMean, stats);
+      var = orTemporary(saveVar, stats);
+      backend.groupNorm().forward(x, groups, weight, bias, eps, y, mean, var);
+    } finally {
+      closeTemporary(mean, saveMean);
+      closeTemporary(var, saveVar);
+    }
   }
 
   /** Group-norm backward from the saved (N, G) statistics. */
@@ -243,7 +262,7 @@ public final class Functional {
     Checks.notNull(backend, "backend");
     Checks.activation(x, "input");
     checkGroups(x, groups);
-    checkBackward(x, dy, dx, weight, dweight, dbias, Shape.of(x.shape().channels()), eps);
+    checkBackward(x, dy, dx, weight, dweight, dbias, Shape.vector(x.shape().channels()), eps);
     Shape stats = groupNormStatisticsShape(x.shape(), groups);
     Checks.shape(mean, stats, "mean");
     Checks.shape(var, stats, "var");
@@ -289,7 +308,7 @@ public final class Functional {
       Tensor saveVar) {
     Checks.notNull(backend, "backend");
     Checks.activation(x, "input");
-    Shape perChannel = Shape.of(x.shape().channels());
+    Shape perChannel = Shape.vector(x.shape().channels());
     checkAffine(weight, bias, perChannel);
     checkRunningStats(runningMean, runningVar, perChannel);
     Checks.eps(eps);
@@ -319,17 +338,23 @@ public final class Functional {
       backend.instanceNorm().forwardInference(x, weight, bias, runningMean, runningVar, eps, y);
       return;
     }
-    withStatistics(saveMean, saveVar, stats, (mean, var) -> {
+    Tensor mean = null, var = null;
+    try {
+      mean = orTemporary(saveMean, stats);
+      var = orTemporary(saveVar, stats);
       backend.instanceNorm().forwardTraining(x, weight, bias, eps, y, mean, var);
       if (runningMean != null) {
         RunningStatistics.updateFromInstances(runningMean, runningVar, mean, var, spatial, momentum);
       }
-    });
+    } finally {
+      closeTemporary(mean, saveMean);
+      closeTemporary(var, saveVar);
+    }
   }
 
   /** The shape (N, C) of instance norm's saved statistics. */
   public static Shape instanceNormStatisticsShape(Shape input) {
-    return Shape.of(input.batch(), input.channels());
+    return Shape.matrix(input.batch(), input.channels());
   }
 
   /**
@@ -350,7 +375,7 @@ public final class Functional {
       Tensor dbias) {
     Checks.notNull(backend, "backend");
     Checks.activation(x, "input");
-    Shape perChannel = Shape.of(x.shape().channels());
+    Shape perChannel = Shape.vector(x.shape().channels());
     checkBackward(x, dy, dx, weight, dweight, dbias, perChannel, eps);
     Shape stats = useInputStats ? instanceNormStatisticsShape(x.shape()) : perChannel;
     Checks.shape(mean, stats, "mean");
@@ -386,12 +411,19 @@ public final class Functional {
     Checks.notNull(backend, "backend");
     checkWeightStandardization(w, variant, eps, gamma, gain);
     Checks.shapeAndLayout(wHat, w.shape(), w.layout(), "output");
-    Shape perFilter = Shape.of(w.shape().dim(0));
+    Shape perFilter = Shape.vector(w.shape().dim(0));
     Checks.optionalShape(saveMean, perFilter, "saveMean");
     Checks.optionalShape(saveRstd, perFilter, "saveRstd");
     if (w.elementCount() == 0) return;
-    withStatistics(saveMean, saveRstd, perFilter,
-        (mean, rstd) -> backend.weightStandardization().forward(w, variant, eps, gamma, gain, wHat, mean, rstd));
+    Tensor mean = null, rstd = null;
+    try {
+      mean = orTemporary(saveMean, perFilter);
+      rstd = orTemporary(saveRstd, perFilter);
+      backend.weightStandardization().forward(w, variant, eps, gamma, gain, wHat, mean, rstd);
+    } finally {
+      closeTemporary(mean, saveMean);
+      closeTemporary(rstd, saveRstd);
+    }
   }
 
   /** Weight-standardization backward: dw from dwHat through the per-filter mean and std; dgain for SCALED. */
@@ -411,7 +443,7 @@ public final class Functional {
     checkWeightStandardization(w, variant, eps, gamma, gain);
     Checks.shapeAndLayout(dwHat, w.shape(), w.layout(), "gradOutput");
     Checks.shapeAndLayout(dw, w.shape(), w.layout(), "gradInput");
-    Shape perFilter = Shape.of(w.shape().dim(0));
+    Shape perFilter = Shape.vector(w.shape().dim(0));
     Checks.shape(mean, perFilter, "mean");
     Checks.shape(rstd, perFilter, "rstd");
     Checks.optionalShape(dgain, perFilter, "gradGain");
@@ -525,7 +557,7 @@ public final class Functional {
     }
     if (gain != null) {
       Checks.argument(variant == WsVariant.SCALED, "gain is only used by the SCALED variant, got " + variant);
-      Checks.shape(gain, Shape.of(w.shape().dim(0)), "gain");
+      Checks.shape(gain, Shape.vector(w.shape().dim(0)), "gain");
     }
   }
 
@@ -534,7 +566,7 @@ public final class Functional {
     Checks.notNull(w, "weight").checkOpen();
     Checks.notNull(spec, "spec");
     Shape out = spec.outputShape(x.shape(), w.shape());
-    Checks.optionalShape(bias, Shape.of(w.shape().dim(0)), "bias");
+    Checks.optionalShape(bias, Shape.vector(w.shape().dim(0)), "bias");
     return out;
   }
 
@@ -558,37 +590,16 @@ public final class Functional {
   }
 
   /**
-   * Runs {@code op} on the caller's statistics tensors, or on temporaries of {@code shape} (freed afterwards) for
-   * those the caller did not pass.
+   * The caller's statistics tensor, or (when the caller passed none) a temporary of {@code shape}, which the caller of
+   * this method frees with {@link #closeTemporary} in a finally block. A call whose caller passes every output
+   * allocates nothing, on the Java heap or off it.
    */
-  private static void withStatistics(Tensor saveA, Tensor saveB, Shape shape, BiConsumer<Tensor, Tensor> op) {
-    try (Scratch s = new Scratch()) {
-      op.accept(saveA != null ? saveA : s.vector(shape), saveB != null ? saveB : s.vector(shape));
-    }
+  private static Tensor orTemporary(Tensor callers, Shape shape) {
+    return callers != null ? callers : Tensor.empty(shape, Layout.CHANNELS_FIRST);
   }
 
-  /**
-   * Temporaries of one call, freed at its end; allocates nothing until a temporary is asked for, so a call whose
-   * caller passes every output allocates no native memory and no list.
-   */
-  private static final class Scratch implements AutoCloseable {
-    private Tensor first;
-    private Tensor second;
-
-    Tensor vector(Shape shape) {
-      Tensor t = Tensor.empty(shape, Layout.CHANNELS_FIRST);
-      if (first == null) {
-        first = t;
-      } else {
-        second = t;
-      }
-      return t;
-    }
-
-    @Override
-    public void close() {
-      if (first != null) first.close();
-      if (second != null) second.close();
-    }
+  /** Frees {@code t} when it is a temporary that {@link #orTemporary} made in place of {@code callers}. */
+  private static void closeTemporary(Tensor t, Tensor callers) {
+    if (t != null && t != callers) t.close();
   }
 }

@@ -18,7 +18,7 @@ final class RunningStatistics {
 
   /** Batch norm: {@code mean}, {@code var} have shape (C), each over n = N * spatial values. */
   static void update(Tensor runningMean, Tensor runningVar, Tensor mean, Tensor var, long n, double momentum) {
-    FloatBuffer rm = runningMean.buffer(), rv = runningVar.buffer(), m = mean.buffer(), v = var.buffer();
+    FloatBuffer rm = runningMean.sharedView(), rv = runningVar.sharedView(), m = mean.sharedView(), v = var.sharedView();
     double bessel = n / (double) (n - 1);
     for (int c = 0, channels = rm.capacity(); c < channels; c++) {
       rm.put(c, (float) ((1 - momentum) * rm.get(c) + momentum * m.get(c)));
@@ -32,7 +32,7 @@ final class RunningStatistics {
    */
   static void updateFromInstances(
       Tensor runningMean, Tensor runningVar, Tensor mean, Tensor var, long n, double momentum) {
-    FloatBuffer rm = runningMean.buffer(), rv = runningVar.buffer(), m = mean.buffer(), v = var.buffer();
+    FloatBuffer rm = runningMean.sharedView(), rv = runningVar.sharedView(), m = mean.sharedView(), v = var.sharedView();
     int channels = rm.capacity();
     int batch = m.capacity() / channels;
     double bessel = n / (double) (n - 1);

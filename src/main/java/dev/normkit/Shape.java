@@ -37,6 +37,35 @@ public final class Shape {
     this.elementCount = count;
   }
 
+  /**
+   * Recently used 1-D and 2-D shapes, direct-mapped: the per-call shapes of parameters and statistics ((C), (N, G),
+   * (N, C), (rows)) come from here, so that checking them allocates nothing once a shape has been seen. Shapes are
+   * immutable, so racing threads at worst replace an entry with an equal shape.
+   */
+  private static final Shape[] RECENT = new Shape[256];
+
+  /** The 1-D shape (n), e.g. of a per-channel parameter. */
+  public static Shape vector(long n) {
+    return recent(n, -1);
+  }
+
+  /** The 2-D shape (rows, cols), e.g. of per-(n, group) statistics. */
+  public static Shape matrix(long rows, long cols) {
+    return cols < 0 ? of(rows, cols) : recent(rows, cols);
+  }
+
+  /** (a) when b is -1, else (a, b), from RECENT when it holds it. */
+  private static Shape recent(long a, long b) {
+    int slot = (int) ((a * 31 + b) & (RECENT.length - 1));
+    Shape s = RECENT[slot];
+    boolean hit = s != null && s.dims.length == (b < 0 ? 1 : 2) && s.dims[0] == a && (b < 0 || s.dims[1] == b);
+    if (!hit) {
+      s = new Shape(b < 0 ? new long[] {a} : new long[] {a, b});
+      RECENT[slot] = s;
+    }
+    return s;
+  }
+
   public static Shape of(long... dims) {
     Checks.notNull(dims, "dims");
     return new Shape(dims.clone());
@@ -111,8 +140,8 @@ public final class Shape {
 
   /** True when {@code suffix} equals this shape's trailing dims. */
   public boolean endsWith(Shape suffix) {
-    if (suffix.rank() > rank()) return false;
-    return Arrays.equals(suffix.dims, Arrays.copyOfRange(dims, rank() - suffix.rank(), rank()));
+    int offset = rank() - suffix.rank();
+    return offset >= 0 && Arrays.equals(dims, offset, rank(), suffix.dims, 0, suffix.rank());
   }
 
   @Override

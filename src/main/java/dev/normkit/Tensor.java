@@ -146,6 +146,15 @@ public final class Tensor implements AutoCloseable {
    * {@link Integer#MAX_VALUE} elements.
    */
   public FloatBuffer buffer() {
+    return sharedView().duplicate().clear();
+  }
+
+  /**
+   * The tensor's own {@link FloatBuffer} view (created once), for normkit's absolute get/put only: unlike
+   * {@link #buffer()}, no new view per call, so per-call bookkeeping such as the running-statistics update allocates
+   * nothing.
+   */
+  FloatBuffer sharedView() {
     checkOpen();
     FloatBuffer b = buffer;
     if (b == null) {
@@ -156,7 +165,7 @@ public final class Tensor implements AutoCloseable {
       b = data.asBuffer();
       buffer = b;
     }
-    return b.duplicate().clear();
+    return b;
   }
 
   /** The memory strides of the logical dims. */
