@@ -12,8 +12,9 @@ import java.util.Map;
 import java.util.TreeSet;
 
 /**
- * Test accuracy against batch size, one line per norm, batch sizes on a log2 axis: the shape of the group-norm
- * paper's figure (Wu &amp; He, 2018, figure 1), where batch norm's line falls at small batches and group norm's stays.
+ * Test accuracy against batch size, one line per norm, batch sizes on a log2 axis decreasing to the right: the
+ * shape of the group-norm paper's figure (Wu &amp; He, 2018, figure 1), where batch norm's line falls at small
+ * batches and group norm's stays.
  */
 public final class AccuracyPlot {
   private static final int LEFT = 70, TOP = 60, PLOT_W = 520, PLOT_H = 330, RIGHT = 40, BOTTOM = 60;
@@ -84,8 +85,9 @@ public final class AccuracyPlot {
     return Math.log(b) / Math.log(2);
   }
 
+  /** Larger batches to the left, as in the group-norm paper. */
   private static int px(double v, double min, double max) {
-    return LEFT + (int) Math.round((v - min) / (max - min) * PLOT_W);
+    return LEFT + (int) Math.round((max - v) / (max - min) * PLOT_W);
   }
 
   private static int py(double v, double min, double max) {
