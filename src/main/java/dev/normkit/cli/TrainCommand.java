@@ -51,7 +51,7 @@ final class TrainCommand {
         : new String[] {"gnws"}) {
       norms.add(NormKind.parse(name));
     }
-    List<Integer> batches = positiveInts(o, "--batch-size", sweep ? List.of(32, 4, 2) : List.of(32));
+    List<Integer> batches = o.positiveInts("--batch-size", sweep ? List.of(32, 4, 2) : List.of(32));
     int epochs = o.positiveInt("--epochs", 1);
     double lr = o.number("--lr", Double.NaN);
     if (o.has("--lr") && !(lr > 0 && Double.isFinite(lr))) {
@@ -104,22 +104,6 @@ final class TrainCommand {
     out.println("note: Fashion-MNIST is not installed in " + FashionMnist.DEBIAN_DIR + " (install it with: "
         + FashionMnist.INSTALL_HINT + ", or pass --data DIR); using the committed subset");
     return FashionMnist.subset();
-  }
-
-  private static List<Integer> positiveInts(Options o, String name, List<Integer> absent) {
-    String text = o.get(name);
-    if (text == null) return absent;
-    List<Integer> values = new ArrayList<>();
-    for (String part : text.split(",")) {
-      try {
-        int v = Integer.parseInt(part.trim());
-        if (v < 1) throw new NumberFormatException();
-        values.add(v);
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(name + " '" + text + "' is not a list of positive integers");
-      }
-    }
-    return values;
   }
 
   /** Prints a progress line at most every 5 seconds: configuration, step, mean loss since the last line, time. */

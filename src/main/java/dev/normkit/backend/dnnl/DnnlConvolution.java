@@ -131,12 +131,7 @@ public final class DnnlConvolution implements ConvolutionKernel {
       return;
     }
     BiasKey key = new BiasKey(dy.shape(), layout(dy));
-    DnnlPrimitive p = PrimitiveCache.global().acquire(key, () -> createBiasReduction(key));
-    try {
-      p.execute(dy, dbias);
-    } finally {
-      p.release();
-    }
+    PrimitiveCache.execute(key, () -> createBiasReduction(key), dy, dbias);
   }
 
   /**
@@ -166,12 +161,7 @@ public final class DnnlConvolution implements ConvolutionKernel {
   }
 
   private static void execute(Key key, Tensor... args) {
-    DnnlPrimitive p = acquire(key);
-    try {
-      p.execute(args);
-    } finally {
-      p.release();
-    }
+    PrimitiveCache.execute(key, () -> create(key), args);
   }
 
   private static DnnlPrimitive acquireWeightReorder(Key key) {
