@@ -47,55 +47,59 @@ final class TrainCommand {
     Options o = Options.parse(rest, Set.of("--norm", "--batch-size", "--epochs", "--lr", "--seed", "--threads",
         "--data", "--json", "--plot", "--train-images", "--test-images"), Set.of(), "train");
     List<NormKind> norms = new ArrayList<>();
-    for (String name : o.get("--norm") != null ? o.get("--norm").split(",") : sweep ? new String[] {"bn", "gn", "gnws"}
-        : new String[] {"gnws"}) {
-      norms.add(NormKind.parse(name));
-    }
+    String normList = o.has("--norm") ? o.get("--norm") : sweep ? "bn,gn,gnws" : "gnws";
+    for (String name : normList.split(",")) norms.add(NormKind.parse(name));
     List<Integer> batches = o.positiveInts("--batch-size", sweep ? List.of(32, 4, 2) : List.of(32));
     int epochs = o.positiveInt("--epochs", 1);
     double lr = o.number("--lr", Double.NaN);
     if (o.has("--lr") && !(lr > 0 && Double.isFinite(lr))) {
       throw new IllegalArgumentException("--lr must be a positive number, got " + o.get("--lr"));
     }
-    long seed = (long) o.number("--seed", 0);
-    if (o.has("--threads")) Normkit.setNumThreads(o.positiveInt("--threads", 1));
+    long seed = o.parsed("--seed", Long::parseLong, 0L);
+    int threads = o.positiveInt("--threads", Normkit.numThreads());
     Path json = o.has("--json") ? Path.of(o.get("--json")) : null;
     Path plot = o.has("--plot") ? Path.of(o.get("--plot")) : sweep ? Path.of("sweep.png") : null;
 
-    FashionMnist.Split data = loadData(o, out);
-    int trainImages = o.positiveInt("--train-images", data.train().size());
-    int testImages = o.positiveInt("--test-images", data.test().size());
-    data = new FashionMnist.Split(data.train().first(trainImages), data.test().first(testImages));
-    for (int b : batches) {
-      if (b > data.train().size()) {
-        throw new IllegalArgumentException("--batch-size " + b + " exceeds the " + data.train().size() + " training images");
+    int previousThreads = Normkit.numThreads();
+    Normkit.setNumThreads(threads);
+    try {
+      FashionMnist.Split all = loadData(o, out);
+      int trainImages = o.positiveInt("--train-images", all.train().size());
+      int testImages = o.positiveInt("--test-images", all.test().size());
+      FashionMnist.Split data = new FashionMnist.Split(all.train().first(trainImages), all.test().first(testImages));
+      for (int b : batches) {
+        if (b > data.train().size()) {
+          throw new IllegalArgumentException("--batch-size " + b + " exceeds the " + data.train().size() + " training images");
+        }
       }
-    }
-    out.printf(Locale.ROOT, "data: %s (%d training, %d test images); threads %d%n", data.train().source(),
-        data.train().size(), data.test().size(), Normkit.numThreads());
+      out.printf(Locale.ROOT, "data: %s (%d training, %d test images); threads %d%n", data.train().source(),
+          data.train().size(), data.test().size(), Normkit.numThreads());
 
-    List<Training.Result> results = new ArrayList<>();
-    ProgressLine progress = new ProgressLine(out);
-    for (int b : batches) {
-      for (NormKind norm : norms) {
-        Training.Config config = new Training.Config(norm, b, epochs, lr, seed);
-        progress.start();
-        Training.Result r = Training.run(config, data, progress);
-        results.add(r);
-        out.printf(Locale.ROOT, "%-5s batch %2d  lr %s  epochs %d: test accuracy %.2f%%  (%.1f s training, final loss %.4f)%n",
-            norm.label(), b, config.learningRate(), epochs, 100 * r.testAccuracy(), r.seconds(), r.lastEpochLoss());
+      List<Training.Result> results = new ArrayList<>();
+      ProgressLine progress = new ProgressLine(out);
+      for (int b : batches) {
+        for (NormKind norm : norms) {
+          Training.Config config = new Training.Config(norm, b, epochs, lr, seed);
+          progress.start();
+          Training.Result r = Training.run(config, data, progress);
+          results.add(r);
+          out.printf(Locale.ROOT, "%-5s batch %2d  lr %s  epochs %d: test accuracy %.2f%%  (%.1f s training, final loss %.4f)%n",
+              norm.label(), b, config.learningRate(), epochs, 100 * r.testAccuracy(), r.seconds(), r.lastEpochLoss());
+        }
       }
+      out.println();
+      out.print(Report.table(results));
+      if (json != null) Files.writeString(json, Report.json(results, Normkit.numThreads()), StandardCharsets.UTF_8);
+      if (plot != null) {
+        String title = String.format(Locale.ROOT, "normkit on Fashion-MNIST (%d training images, %d epoch%s)",
+            data.train().size(), epochs, epochs == 1 ? "" : "s");
+        Report.plot(results, title, plot);
+        out.println("plot: " + plot);
+      }
+      return 0;
+    } finally {
+      Normkit.setNumThreads(previousThreads); // the setting is process-wide; leave it as found
     }
-    out.println();
-    out.print(Report.table(results));
-    if (json != null) Files.writeString(json, Report.json(results, Normkit.numThreads()), StandardCharsets.UTF_8);
-    if (plot != null) {
-      String title = String.format(Locale.ROOT, "normkit on Fashion-MNIST (%d training images, %d epoch%s)",
-          data.train().size(), epochs, epochs == 1 ? "" : "s");
-      Report.plot(results, title, plot);
-      out.println("plot: " + plot);
-    }
-    return 0;
   }
 
   private static FashionMnist.Split loadData(Options o, PrintStream out) throws IOException {

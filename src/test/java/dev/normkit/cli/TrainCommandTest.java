@@ -49,7 +49,7 @@ class TrainCommandTest {
   @ParameterizedTest
   @ValueSource(strings = {
     "--norm=xx", "--batch-size=0", "--batch-size=4,x", "--epochs=0", "--lr=-1", "--lr=abc", "--threads=0",
-    "--bogus=1", "--data=/nonexistent", "--train-images=0", "--norm"
+    "--bogus=1", "--data=/nonexistent", "--train-images=0", "--seed=x", "--norm"
   })
   void badOptionsExitTwoWithOneErrorLine(String option) {
     Result r = run("train", option, "--train-images", "64", "--test-images", "100");
