@@ -2,10 +2,7 @@ package dev.normkit.bench;
 
 import java.awt.BasicStroke;
 import java.awt.Color;
-import java.awt.Font;
 import java.awt.Graphics2D;
-import java.awt.RenderingHints;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -13,7 +10,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
-import javax.imageio.ImageIO;
 
 /**
  * Draws the benchmark ratios (achieved bandwidth / streaming probe) as a horizontal bar chart: one row per case, one
@@ -21,7 +17,6 @@ import javax.imageio.ImageIO;
  * cases sit near the memory-bandwidth ceiling.
  */
 public final class RatioPlot {
-  private static final Color[] THREAD_COLORS = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c)};
   private static final int ROW = 16;
   private static final int LABEL_WIDTH = 420;
   private static final int PLOT_WIDTH = 560;
@@ -42,57 +37,40 @@ public final class RatioPlot {
     int top = 60, bottom = 50;
     int width = LABEL_WIDTH + PLOT_WIDTH + 40;
     int height = top + rows.size() * ROW + bottom;
-    BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
-    Graphics2D g = img.createGraphics();
-    try {
-      g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-      g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
-      g.setColor(Color.WHITE);
-      g.fillRect(0, 0, width, height);
-      g.setColor(Color.BLACK);
-      g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
-      g.drawString("normkit: bandwidth achieved / streaming probe (same bytes, same run)", 10, 22);
-      g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
-      int legendX = 10;
+    Chart chart = new Chart(width, height, "normkit: bandwidth achieved / streaming probe (same bytes, same run)");
+    Graphics2D g = chart.graphics();
+    List<String> labels = new ArrayList<>();
+    for (int t : threads) labels.add(t + (t == 1 ? " thread" : " threads"));
+    int legendX = chart.legend(10, 44, labels, 90);
+    g.drawString("dashed: 0.6 target, 0.8 stretch", legendX + 10, 44);
+    int x0 = LABEL_WIDTH;
+    int y = top;
+    for (Map.Entry<String, Map<Integer, Double>> row : rows.entrySet()) {
+      g.setColor(Color.DARK_GRAY);
+      g.drawString(row.getKey(), 10, y + ROW - 4);
       for (int i = 0; i < threads.size(); i++) {
-        g.setColor(THREAD_COLORS[i % THREAD_COLORS.length]);
-        g.fillRect(legendX, 34, 12, 10);
-        g.setColor(Color.BLACK);
-        g.drawString(threads.get(i) + (threads.get(i) == 1 ? " thread" : " threads"), legendX + 16, 44);
-        legendX += 90;
+        Double ratio = row.getValue().get(threads.get(i));
+        if (ratio == null) continue;
+        int w = (int) Math.round(Math.min(ratio, MAX_RATIO) / MAX_RATIO * PLOT_WIDTH);
+        g.setColor(Chart.PALETTE[i % Chart.PALETTE.length]);
+        g.fillRect(x0, y + 2 + i * barHeight, Math.max(1, w), barHeight - 1);
       }
-      g.drawString("dashed: 0.6 target, 0.8 stretch", legendX + 10, 44);
-      int x0 = LABEL_WIDTH;
-      int y = top;
-      for (Map.Entry<String, Map<Integer, Double>> row : rows.entrySet()) {
-        g.setColor(Color.DARK_GRAY);
-        g.drawString(row.getKey(), 10, y + ROW - 4);
-        for (int i = 0; i < threads.size(); i++) {
-          Double ratio = row.getValue().get(threads.get(i));
-          if (ratio == null) continue;
-          int w = (int) Math.round(Math.min(ratio, MAX_RATIO) / MAX_RATIO * PLOT_WIDTH);
-          g.setColor(THREAD_COLORS[i % THREAD_COLORS.length]);
-          g.fillRect(x0, y + 2 + i * barHeight, Math.max(1, w), barHeight - 1);
-        }
-        y += ROW;
-      }
-      g.setColor(Color.BLACK);
-      g.drawLine(x0, top, x0, y);
-      for (double tick = 0; tick <= MAX_RATIO + 1e-9; tick += 0.2) {
-        int tx = x0 + (int) Math.round(tick / MAX_RATIO * PLOT_WIDTH);
-        g.drawLine(tx, y, tx, y + 4);
-        g.drawString(String.format("%.1f", tick), tx - 8, y + 16);
-      }
-      g.drawString("ratio (1.0 = streaming speed)", x0 + PLOT_WIDTH / 2 - 70, y + 32);
-      g.setStroke(new BasicStroke(1f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 1f, new float[] {4f, 4f}, 0f));
-      for (double mark : new double[] {0.6, 0.8}) {
-        int mx = x0 + (int) Math.round(mark / MAX_RATIO * PLOT_WIDTH);
-        g.setColor(mark == 0.6 ? Color.RED : Color.GRAY);
-        g.drawLine(mx, top, mx, y);
-      }
-    } finally {
-      g.dispose();
+      y += ROW;
     }
-    ImageIO.write(img, "png", png.toFile());
+    g.setColor(Color.BLACK);
+    g.drawLine(x0, top, x0, y);
+    for (double tick = 0; tick <= MAX_RATIO + 1e-9; tick += 0.2) {
+      int tx = x0 + (int) Math.round(tick / MAX_RATIO * PLOT_WIDTH);
+      g.drawLine(tx, y, tx, y + 4);
+      g.drawString(String.format("%.1f", tick), tx - 8, y + 16);
+    }
+    g.drawString("ratio (1.0 = streaming speed)", x0 + PLOT_WIDTH / 2 - 70, y + 32);
+    g.setStroke(new BasicStroke(1f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 1f, new float[] {4f, 4f}, 0f));
+    for (double mark : new double[] {0.6, 0.8}) {
+      int mx = x0 + (int) Math.round(mark / MAX_RATIO * PLOT_WIDTH);
+      g.setColor(mark == 0.6 ? Color.RED : Color.GRAY);
+      g.drawLine(mx, top, mx, y);
+    }
+    chart.write(png);
   }
 }

@@ -43,7 +43,7 @@ final class BenchCommand {
     boolean overhead = rest.remove("--overhead");
     Options o = Options.parse(rest,
         Set.of("--threads", "--json", "--plot", "--op", "--pass", "--layout", "--soak"), Set.of(), "bench");
-    List<Integer> threads = threadCounts(o.get("--threads"));
+    List<Integer> threads = o.positiveInts("--threads", List.of(1, 2));
     if (overhead) {
       for (int t : threads) OverheadBench.run(t, quick, out);
       return 0;
@@ -66,20 +66,5 @@ final class BenchCommand {
 
   private static boolean matches(String wanted, String value) {
     return wanted == null || wanted.equals(value);
-  }
-
-  private static List<Integer> threadCounts(String text) {
-    if (text == null) return List.of(1, 2);
-    List<Integer> counts = new ArrayList<>();
-    for (String part : text.split(",")) {
-      try {
-        int n = Integer.parseInt(part.trim());
-        if (n < 1) throw new NumberFormatException();
-        counts.add(n);
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("--threads '" + text + "' is not a list of positive integers");
-      }
-    }
-    return counts;
   }
 }

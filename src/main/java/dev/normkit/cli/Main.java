@@ -19,11 +19,13 @@ public final class Main {
           "usage: java -jar normkit.jar run OP [options]    one op on .npy files (normkit run --help)",
           "       java -jar normkit.jar demo [options]      native vs Java reference on (32, 64, 14, 14)",
           "       java -jar normkit.jar bench [options]     benchmarks against a streaming probe",
+          "       java -jar normkit.jar train [options]     BN vs GN+WS on Fashion-MNIST (normkit train --help)",
           "       java -jar normkit.jar --help",
           "",
           RunCommand.USAGE,
           DemoCommand.USAGE,
-          BenchCommand.USAGE);
+          BenchCommand.USAGE,
+          TrainCommand.USAGE);
 
   private Main() {}
 
@@ -57,8 +59,11 @@ public final class Main {
         case "bench":
           if (help) out.print(BenchCommand.USAGE);
           return help ? 0 : BenchCommand.run(rest, out);
+        case "train":
+          if (help) out.print(TrainCommand.USAGE);
+          return help ? 0 : TrainCommand.run(rest, out, err);
         default:
-          throw new IllegalArgumentException("unknown command '" + args[0] + "' (expected run, demo or bench; see --help)");
+          throw new IllegalArgumentException("unknown command '" + args[0] + "' (expected run, demo, bench or train; see --help)");
       }
     } catch (IllegalArgumentException e) {
       err.println("error: " + oneLine(e.getMessage()));

@@ -85,6 +85,23 @@ final class Options {
     return n;
   }
 
+  /** A comma-separated list of positive ints, e.g. {@code --threads 1,2}. */
+  List<Integer> positiveInts(String name, List<Integer> absent) {
+    String text = values.get(name);
+    if (text == null) return absent;
+    List<Integer> list = new java.util.ArrayList<>();
+    for (String part : text.split(",")) {
+      try {
+        int n = Integer.parseInt(part.trim());
+        if (n < 1) throw new NumberFormatException();
+        list.add(n);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(name + " '" + text + "' is not a list of positive integers");
+      }
+    }
+    return list;
+  }
+
   /** The value parsed by {@code parser} (whose message names what is wrong), prefixed with the option's name. */
   <T> T parsed(String name, java.util.function.Function<String, T> parser, T absent) {
     String v = values.get(name);

@@ -131,16 +131,19 @@ public final class DnnlConvolution implements ConvolutionKernel {
       return;
     }
     BiasKey key = new BiasKey(dy.shape(), layout(dy));
-    DnnlPrimitive p = PrimitiveCache.global().acquire(key, () -> createBiasReduction(key));
-    try {
-      p.execute(dy, dbias);
-    } finally {
-      p.release();
-    }
+    PrimitiveCache.execute(key, () -> createBiasReduction(key), dy, dbias);
   }
 
+  /**
+   * The key of a pass. An activation whose shape has the same memory order in both layouts (C = 1, as a grey image
+   * batch, or 1x1 spatial) is described in its partner's layout: given nchw beside nhwc, oneDNN falls back to its
+   * reference kernel (some hundred times slower), while for such a shape the nhwc description is equally true.
+   */
   private static Key key(Pass pass, Tensor x, Tensor w, Tensor y, Conv2dSpec spec, boolean bias) {
-    return new Key(pass, x.shape(), layout(x), w.shape(), layout(w), layout(y), spec, bias);
+    Layout xLayout = layout(x), yLayout = layout(y);
+    if (Layout.layoutsCoincide(x.shape())) xLayout = yLayout;
+    else if (Layout.layoutsCoincide(y.shape())) yLayout = xLayout;
+    return new Key(pass, x.shape(), xLayout, w.shape(), layout(w), yLayout, spec, bias);
   }
 
   /** A tensor's layout, or CHANNELS_FIRST when its shape has the same memory order in both. */
@@ -158,12 +161,7 @@ public final class DnnlConvolution implements ConvolutionKernel {
   }
 
   private static void execute(Key key, Tensor... args) {
-    DnnlPrimitive p = acquire(key);
-    try {
-      p.execute(args);
-    } finally {
-      p.release();
-    }
+    PrimitiveCache.execute(key, () -> create(key), args);
   }
 
   private static DnnlPrimitive acquireWeightReorder(Key key) {

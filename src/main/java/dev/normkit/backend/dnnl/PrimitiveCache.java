@@ -46,6 +46,16 @@ public final class PrimitiveCache {
 
   private record ThreadedKey(Object key, int threads) {}
 
+  /** Acquires the primitive for {@code key} (created by {@code factory} on a miss), runs it on {@code args}, releases it. */
+  public static void execute(Object key, Supplier<DnnlPrimitive> factory, dev.normkit.Tensor... args) {
+    DnnlPrimitive p = GLOBAL.acquire(key, factory);
+    try {
+      p.execute(args);
+    } finally {
+      p.release();
+    }
+  }
+
   private synchronized DnnlPrimitive acquireExact(ThreadedKey key, Supplier<DnnlPrimitive> factory) {
     DnnlPrimitive p = entries.get(key);
     if (p == null) {

@@ -1,0 +1,120 @@
+package dev.normkit.backend.dnnl;
+
+import static dev.normkit.backend.dnnl.Dnnl.check;
+import static org.bytedeco.dnnl.global.dnnl.*;
+
+import dev.normkit.Checks;
+import dev.normkit.Layout;
+import dev.normkit.Shape;
+import dev.normkit.Tensor;
+import java.util.Locale;
+import org.bytedeco.dnnl.dnnl_memory_desc;
+import org.bytedeco.dnnl.dnnl_primitive_attr;
+import org.bytedeco.dnnl.dnnl_primitive_desc;
+
+/**
+ * A fully connected layer on oneDNN's {@code inner_product} primitives, PyTorch's {@code F.linear(flatten(x), w, b)}
+ * with x (N, C, H, W) and w (O, C, H, W) (PyTorch's (O, C*H*W) weight, viewed with x's dims):
+ *
+ * <pre>
+ *   y[n, o] = sum over c, h, w of x[n, c, h, w] * w[o, c, h, w] + b[o]
+ *   dx = dy . w        dw = dy^T . x        db = sum over n of dy
+ * </pre>
+ *
+ * x and w are described by their own layouts; giving w the layout of x (channels-last weight for channels-last
+ * activations) lets oneDNN run its GEMM kernel without reordering.
+ */
+public final class DnnlInnerProduct {
+  private enum Pass { FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS }
+
+  /** What an inner-product primitive depends on. */
+  private record Key(Pass pass, Shape x, Layout xLayout, Shape w, Layout wLayout) {}
+
+  private DnnlInnerProduct() {}
+
+  /** The output shape (N, O). */
+  public static Shape outputShape(Shape x, Shape w) {
+    Checks.argument(x.rank() == 4 && w.rank() == 4 && x.product(1, 4) == w.product(1, 4),
+        "inner product needs x (N, C, H, W) and w (O, C, H, W), got " + x + " and " + w);
+    return Shape.of(x.dim(0), w.dim(0));
+  }
+
+  /** y = flatten(x) . w^T + b. */
+  public static void forward(Tensor x, Tensor w, Tensor b, Tensor y) {
+    Checks.shape(y, outputShape(x.shape(), w.shape()), "output");
+    Checks.shape(b, Shape.of(w.shape().dim(0)), "bias");
+    Key key = key(Pass.FORWARD, x, w);
+    PrimitiveCache.execute(key, () -> create(key), x, w, b, y);
+  }
+
+  /** dx = dy . w (x's shape and layout). */
+  public static void backwardData(Tensor dy, Tensor w, Tensor dx) {
+    Checks.shape(dy, outputShape(dx.shape(), w.shape()), "gradOutput");
+    Key key = key(Pass.BACKWARD_DATA, dx, w);
+    PrimitiveCache.execute(key, () -> create(key), dy, w, dx);
+  }
+
+  /** dw = dy^T . flatten(x) (w's shape and layout), db = column sums of dy. */
+  public static void backwardWeights(Tensor x, Tensor dy, Tensor dw, Tensor db) {
+    Checks.shape(dy, outputShape(x.shape(), dw.shape()), "gradOutput");
+    Checks.shape(db, Shape.of(dw.shape().dim(0)), "gradBias");
+    Key key = key(Pass.BACKWARD_WEIGHTS, x, dw);
+    PrimitiveCache.execute(key, () -> create(key), x, dy, dw, db);
+  }
+
+  /** The kernel oneDNN picks for a pass (for reports and tests). */
+  public static String implementation(Tensor x, Tensor w) {
+    Key key = key(Pass.FORWARD, x, w);
+    DnnlPrimitive p = PrimitiveCache.global().acquire(key, () -> create(key));
+    try {
+      return p.implementation();
+    } finally {
+      p.release();
+    }
+  }
+
+  private static Key key(Pass pass, Tensor x, Tensor w) {
+    return new Key(pass, x.shape(), layout(x), w.shape(), layout(w));
+  }
+
+  /** A tensor's layout, or CHANNELS_FIRST when its shape has the same memory order in both. */
+  private static Layout layout(Tensor t) {
+    return Layout.layoutsCoincide(t.shape()) ? Layout.CHANNELS_FIRST : t.layout();
+  }
+
+  private static DnnlPrimitive create(Key key) {
+    Shape yShape = outputShape(key.x, key.w);
+    dnnl_memory_desc x = Dnnl.memoryDesc(key.x, key.xLayout.strides(key.x));
+    dnnl_memory_desc w = Dnnl.memoryDesc(key.w, key.wLayout.strides(key.w));
+    dnnl_memory_desc b = Dnnl.vectorDesc(key.w.dim(0));
+    dnnl_memory_desc y = Dnnl.memoryDesc(yShape, Layout.CHANNELS_FIRST.strides(yShape));
+    dnnl_primitive_attr attr = Dnnl.userScratchpadAttr();
+    String what = " inner product descriptor for x " + key.x + " " + key.xLayout + ", w " + key.w + " " + key.wLayout;
+    try {
+      dnnl_primitive_desc forward = new dnnl_primitive_desc();
+      check(dnnl_inner_product_forward_primitive_desc_create(forward, Dnnl.engine(), dnnl_forward_training, x, w, b,
+          y, attr), "create a forward" + what);
+      String name = "inner product " + key.pass.name().toLowerCase(Locale.ROOT).replace('_', ' ');
+      if (key.pass == Pass.FORWARD) {
+        return DnnlPrimitive.create(name, forward, DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST);
+      }
+      try {
+        dnnl_primitive_desc pd = new dnnl_primitive_desc();
+        if (key.pass == Pass.BACKWARD_DATA) {
+          check(dnnl_inner_product_backward_data_primitive_desc_create(pd, Dnnl.engine(), x, w, y, forward, attr),
+              "create a backward-data" + what);
+          return DnnlPrimitive.create(name, pd, DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC);
+        }
+        check(dnnl_inner_product_backward_weights_primitive_desc_create(pd, Dnnl.engine(), x, w, b, y, forward,
+            attr), "create a backward-weights" + what);
+        return DnnlPrimitive.create(
+            name, pd, DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS);
+      } finally {
+        dnnl_primitive_desc_destroy(forward);
+      }
+    } finally {
+      dnnl_primitive_attr_destroy(attr);
+      Dnnl.destroy(x, w, b, y);
+    }
+  }
+}

@@ -1,0 +1,68 @@
+package dev.normkit.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** {@code normkit train} in-process: help, a tiny run with JSON and plot, and bad options (exit 2, one error line). */
+class TrainCommandTest {
+  @TempDir Path dir;
+
+  private record Result(int code, String out, String err) {}
+
+  private static Result run(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+    int code = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void helpAndUsageListTrain() {
+    Result help = run("train", "--help");
+    assertEquals(0, help.code());
+    assertTrue(help.out().contains("--sweep"), help.out());
+    assertTrue(Main.USAGE.contains("normkit.jar train"));
+  }
+
+  @Test
+  void tinyRunWritesJsonAndPlot() throws Exception {
+    Path json = dir.resolve("r.json"), png = dir.resolve("p.png");
+    Result r = run("train", "--norm", "bn,gnws", "--batch-size", "16,4", "--train-images", "64", "--test-images",
+        "100", "--threads", "1", "--json", json.toString(), "--plot", png.toString());
+    assertEquals(0, r.code(), r.err());
+    String text = Files.readString(json);
+    assertEquals(4, text.split("\"norm\"").length - 1, text);
+    assertTrue(text.contains("\"batch_size\": 4") && text.contains("\"test_accuracy\""), text);
+    assertTrue(r.out().contains("| GN+WS |"), r.out());
+    assertTrue(Files.size(png) > 1000);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {
+    "--norm=xx", "--batch-size=0", "--batch-size=4,x", "--epochs=0", "--lr=-1", "--lr=abc", "--threads=0",
+    "--bogus=1", "--data=/nonexistent", "--train-images=0", "--seed=x", "--norm"
+  })
+  void badOptionsExitTwoWithOneErrorLine(String option) {
+    Result r = run("train", option, "--train-images", "64", "--test-images", "100");
+    if (option.startsWith("--train-images")) r = run("train", option);
+    assertEquals(2, r.code(), option + ": " + r.out() + r.err());
+    assertTrue(r.err().startsWith("error: "), r.err());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
+  }
+
+  @Test
+  void batchLargerThanTheDataIsAnError() {
+    Result r = run("train", "--batch-size", "128", "--train-images", "64", "--test-images", "100");
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("exceeds"), r.err());
+  }
+}
