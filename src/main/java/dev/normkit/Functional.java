@@ -228,6 +228,12 @@ public final class Functional {
     Checks.notNull(backend, "backend");
     Checks.activation(x, "input");
     checkGroups(x, groups);
+    // PyTorch's F.group_norm refuses the one case where N * C/G * spatial is 1 (a single set of a single value)
+    if (x.shape().batch() * (x.shape().channels() / groups) * x.shape().spatialSize() == 1) {
+      throw new IllegalArgumentException(
+          "Expected more than 1 value per channel when training, got input size " + x.shape() + " with " + groups
+              + " groups");
+    }
     checkAffine(weight, bias, Shape.vector(x.shape().channels()));
     Checks.eps(eps);
     Checks.shapeAndLayout(y, x.shape(), x.layout(), "output");

@@ -124,6 +124,12 @@ class BadInputContractTest {
         (b, f) -> Functional.groupNorm(b, f.x, 3, null, null, 1e-5, f.y, null, null)));
     bad.add(new Bad("gn zero groups", "groups must be >= 1, got 0",
         (b, f) -> Functional.groupNorm(b, f.x, 0, null, null, 1e-5, f.y, null, null)));
+    bad.add(new Bad("gn a single value", "Expected more than 1 value per channel when training, got input size (1, 5)",
+        (b, f) -> {
+          try (Tensor v = Tensor.zeros(Shape.of(1, 5)); Tensor out = Tensor.zeros(Shape.of(1, 5))) {
+            Functional.groupNorm(b, v, 5, null, null, 1e-5, out, null, null);
+          }
+        }));
     bad.add(new Bad("gn weight of 5", "weight must have shape (4), got (5)",
         (b, f) -> Functional.groupNorm(b, f.x, 2, f.w5, f.w5, 1e-5, f.y, null, null)));
     // instance norm
