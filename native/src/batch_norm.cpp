@@ -217,8 +217,7 @@ void by_channel(const ncs_problem &p, const Pass &pass, int64_t threads) {
 template <class Pass>
 void by_plane(const ncs_problem &p, const Pass &pass, int64_t threads, sums2 *partial, coefficients *k) {
     const int64_t planes = p.n * p.c;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
+    parallel_region(threads, [&] {
         if (pass.needs_sums()) {
 #pragma omp for schedule(static)
             for (int64_t nc = 0; nc < planes; ++nc) {
@@ -241,7 +240,7 @@ void by_plane(const ncs_problem &p, const Pass &pass, int64_t threads, sums2 *pa
 #pragma omp for schedule(static) nowait
         for (int64_t nc = 0; nc < planes; ++nc) pass.run_output(nc * p.s, k[nc % p.c]);
         if (pass.stream) stream_fence();
-    }
+    });
 }
 
 // Channels-last, row sweeps: per-thread sums over each thread's rows, totals in thread order, then the output.
@@ -249,8 +248,7 @@ void by_plane(const ncs_problem &p, const Pass &pass, int64_t threads, sums2 *pa
 template <class Pass>
 void by_row_sweep(const ncs_problem &p, const Pass &pass, int64_t threads, double *partial, coefficient_arrays k) {
     const int64_t rows = p.n * p.s;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
+    parallel_region(threads, [&] {
         const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
         int64_t r0, r1;
         split(rows, nt, t, &r0, &r1);
@@ -273,7 +271,7 @@ void by_row_sweep(const ncs_problem &p, const Pass &pass, int64_t threads, doubl
         }
         pass.block_output(r0 * p.c, r1 - r0, p.c, k);
         if (pass.stream) stream_fence();
-    }
+    });
 }
 
 // The problem with the layout its memory order actually has: (N, 1, S) is channels-first and (N, C, 1)

@@ -186,8 +186,7 @@ void rows_forward(const shape &p, int64_t threads, const float *src, const float
         return;
     }
     const chunking ch = chunks_of(p);
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
+    parallel_region(threads, [&] {
         const int64_t t = omp_get_thread_num();
 #pragma omp for schedule(static)
         for (int64_t mq = 0; mq < p.rows * ch.count; ++mq) {  // in memory order: one stream per thread
@@ -214,7 +213,7 @@ void rows_forward(const shape &p, int64_t threads, const float *src, const float
             }
         }
         if (stream) stream_fence();
-    }
+    });
 }
 
 // The gradient sums A = sum(g), B = sum(g * u) of values [i0, i0 + len) of a row.
@@ -254,8 +253,7 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
         return training_gradient(1.0, r.mean[m], rstd_of(r.var[m], p.eps), sum_g, sum_g_u, p.d);  // a = rstd
     };
     if (whole_rows(p, threads, 2, want_params)) {
-#pragma omp parallel num_threads(threads) if (threads > 1)
-        {
+        parallel_region(threads, [&] {
             const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
             double *dg = want_params ? r.partial + 2 * p.d * t : nullptr, *db = dg ? dg + p.d : nullptr;
             if (dg) std::fill(dg, dg + 2 * p.d, 0.0);
@@ -287,12 +285,11 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
                     }
                 }
             }
-        }
+        });
         return;
     }
     const chunking ch = chunks_of(p);
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
+    parallel_region(threads, [&] {
         const int64_t t = omp_get_thread_num();
         // (row, chunk) pairs in memory order for rows (one stream per thread); chunk by chunk for permuted rows,
         // whose gamma is gathered into a tile once per chunk
@@ -339,7 +336,7 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
             store_parameter_tile(p, db, i0, len, r.diff_beta);
         }
         if (stream) stream_fence();
-    }
+    });
 }
 
 // --------------------------------------------------------------------------------------------------- columns

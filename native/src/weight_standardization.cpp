@@ -34,8 +34,7 @@ double filter_factor(const ws_problem &p, const float *gain, int64_t o) {
 
 void ws_forward(const ws_problem &p, const float *src, const float *gain, float *dst, float *mean, float *rstd) {
     const double k = static_cast<double>(p.k);
-#pragma omp parallel for schedule(static) if (p.o * p.k >= kParallelThreshold)
-    for (int64_t o = 0; o < p.o; ++o) {
+    parallel_for(p.o, threads_for(p.o * p.k), false, [&](int64_t o) {
         const float *w = src + o * p.k;
         const moments m = moments_from(w[0], run_shifted_sums(w, p.k, w[0]), p.k);
         const double r = p.variant == NK_WS_SEED ? 1 / (std::sqrt(m.m2 / (k - 1)) + p.eps)
@@ -46,14 +45,13 @@ void ws_forward(const ws_problem &p, const float *src, const float *gain, float 
         rstd[o] = static_cast<float>(r);
         // wHat = (w - mf) * scale + (mf - mean) * scale, the float mean mf taken out first (see set_primitives.h)
         run_affine(w, dst + o * p.k, p.k, {mf, static_cast<float>(scale), static_cast<float>((mf - m.mean) * scale)});
-    }
+    });
 }
 
 void ws_backward(const ws_problem &p, const float *src, const float *diff_dst, const float *gain,
                  const float *mean, const float *rstd, float *diff_src, float *diff_gain) {
     const double k = static_cast<double>(p.k);
-#pragma omp parallel for schedule(static) if (p.o * p.k >= kParallelThreshold)
-    for (int64_t o = 0; o < p.o; ++o) {
+    parallel_for(p.o, threads_for(p.o * p.k), false, [&](int64_t o) {
         const float *w = src + o * p.k, *g = diff_dst + o * p.k;
         const double m = mean[o], r = rstd[o], f = filter_factor(p, gain, o);
         const gradient_sums sums = run_gradient_sums(w, g, p.k, m);
@@ -69,7 +67,7 @@ void ws_backward(const ws_problem &p, const float *src, const float *diff_dst, c
                             {static_cast<float>(a), static_cast<float>(b), static_cast<float>(-a * sums.dy / k),
                              mean[o]});
         if (diff_gain) diff_gain[o] = static_cast<float>(p.gamma / std::sqrt(k) * r * sums.dy_u);
-    }
+    });
 }
 
 }  // namespace NK_ISA_NAMESPACE
