@@ -287,8 +287,8 @@ ncs_problem effective(const ncs_problem &p) {
 template <class Pass>
 void run_pass(const ncs_problem &p, Pass pass) {
     enum { BY_CHANNEL, BY_PLANE, BY_ROW_SWEEP } partition;
-    const int64_t threads = threads_for(p.n * p.c * p.s);
     const bool sums = pass.needs_sums();
+    const int64_t threads = threads_for(p.n * p.c * p.s, sums);
     if (p.layout == NK_LAYOUT_CHANNELS_FIRST) {
         partition = sums && (threads == 1 || p.c >= kChannelsPerThread * threads) ? BY_CHANNEL : BY_PLANE;
     } else {

@@ -33,10 +33,17 @@ import dev.normkit.backend.kernels.NativeLayerNorm;
  * (32, 64, 14, 14) forward 283 vs 190, backward 593 vs 438; (8, 256, 56, 56) forward 14469 vs 5423, backward 36729
  * vs 14923; (1, 64, 7, 7) forward 30.7 vs 4.0, backward 58.9 vs 10.6.
  *
+ * <p>Re-measured once normkit's kernels stopped entering OpenMP regions for small calls (Zen 4, median us, forward /
+ * backward, oneDNN vs normkit): with 1 thread (64, 768) 13.9 / 20.4 vs 9.6 / 21.2, (128, 768) 21.9 / 39.8 vs
+ * 21.3 / 42.9, (512, 768) 68.8 / 144 vs 111 / 135, (2048, 768) 273 / 711 vs 446 / 727; with 2 threads oneDNN's own
+ * threading costs small problems dearly, (128, 768) 36.8 / 95.7 vs 16.5 / 29.5, while (2048, 768) gives 159 / 386
+ * vs 267 / 525.
+ *
  * <p>oneDNN's float statistics beat normkit's double accumulation where rows are short and many (the work is
  * compute-bound in L1): rows in logical order of at most {@link #ONEDNN_MAX_ROW} values, at least
- * {@link #ONEDNN_MIN_ROWS} of them, go to oneDNN; a few short rows go to normkit (lower per-call overhead), and so
- * do long rows (normkit reads each row once from memory and its parameters once per chunk).
+ * {@link #ONEDNN_MIN_ROWS} of them, go to oneDNN; fewer rows go to normkit (lower per-call overhead, no thread
+ * wake-up for small problems), and so do long rows (normkit reads each row once from memory and its parameters once
+ * per chunk).
  */
 public final class RoutedLayerNorm implements LayerNormKernel {
   public static final RoutedLayerNorm INSTANCE = new RoutedLayerNorm();
@@ -45,7 +52,7 @@ public final class RoutedLayerNorm implements LayerNormKernel {
   static final long ONEDNN_MAX_ROW = 2048;
 
   /** The fewest rows routed to oneDNN. */
-  static final long ONEDNN_MIN_ROWS = 64;
+  static final long ONEDNN_MIN_ROWS = 256;
 
   private RoutedLayerNorm() {}
 
