@@ -26,11 +26,13 @@ import org.openjdk.jmh.annotations.Warmup;
  * the streaming probe over each case's bytes, so that JMH's statistics can be set beside the bench's medians.
  *
  * <pre>
- * mvn -q test-compile exec:java -Dexec.classpathScope=test -Dexec.mainClass=org.openjdk.jmh.Main \
- *     -Dexec.args="NormBenchmarks -f 0 -p op=batch-norm -p layout=nchw -p shape=32x64x14x14 -p threads=1"
+ * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/test-classpath.txt -Dmdep.includeScope=test
+ * java -cp target/test-classes:target/classes:$(cat target/test-classpath.txt) org.openjdk.jmh.Main NormBenchmarks \
+ *     -f 0 -p op=batch-norm -p layout=nchw -p shape=32x64x14x14 -p threads=1
  * </pre>
  *
- * ({@code -f 0} runs in the Maven JVM: exec:java's class path is not one a forked JVM can inherit.)
+ * ({@code -f 0} measures in the launching JVM; drop it to let JMH fork. Maven's exec:java cannot launch it: its
+ * {@code exec.args} property would also become the arguments of the build's CMake executions.)
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
