@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <immintrin.h>
 #include <omp.h>
@@ -77,10 +78,23 @@ inline void prefetch_row_ahead(const float *x, int64_t stride, int64_t r, int64_
 constexpr int64_t kParallelThreshold = int64_t{1} << 20;
 constexpr int64_t kElementwiseParallelThreshold = int64_t{1} << 22;
 
+// The environment variable NORMKIT_PARALLEL_THRESHOLD (elements), read once, replaces both thresholds: the test
+// suite sets it low so that its modest shapes run every multi-threaded partition.
+inline int64_t parallel_threshold_override() {
+    static const int64_t value = [] {
+        const char *v = std::getenv("NORMKIT_PARALLEL_THRESHOLD");
+        const long long parsed = v ? std::atoll(v) : 0;
+        return parsed > 0 ? static_cast<int64_t>(parsed) : int64_t{0};
+    }();
+    return value;
+}
+
 // The OpenMP threads a kernel over `elements` values uses: the caller's setting, or 1 below the threshold of its
 // kind of pass (`sums`: the pass reduces over sets; otherwise it is elementwise).
 inline int64_t threads_for(int64_t elements, bool sums = true) {
-    return elements >= (sums ? kParallelThreshold : kElementwiseParallelThreshold) ? omp_get_max_threads() : 1;
+    const int64_t forced = parallel_threshold_override();
+    const int64_t threshold = forced > 0 ? forced : sums ? kParallelThreshold : kElementwiseParallelThreshold;
+    return elements >= threshold ? omp_get_max_threads() : 1;
 }
 
 // [begin, end) of part t of `count` items split into `parts` contiguous parts.

@@ -136,8 +136,16 @@ final class NormalizationChecks {
     return configs().stream().filter(c -> c.threads() == 1).toList();
   }
 
-  /** kParallelThreshold of native/src/set_primitives.h. */
-  static final long PARALLEL_ELEMENTS = 1 << 14;
+  /**
+   * The size from which kernels use threads in the test suite: NORMKIT_PARALLEL_THRESHOLD, which pom.xml sets for
+   * the tests (the defaults of native/src/set_primitives.h, 2^20 and 2^22 elements, are larger than most test shapes).
+   */
+  static final long PARALLEL_ELEMENTS = parallelElements();
+
+  private static long parallelElements() {
+    String v = System.getenv("NORMKIT_PARALLEL_THRESHOLD");
+    return v == null ? 1L << 20 : Long.parseLong(v.trim());
+  }
 
   /** A configuration in effect until closed; the ISA cap and the thread count in effect before are restored. */
   static final class ConfigScope implements AutoCloseable {
