@@ -312,8 +312,17 @@ struct gradient_lanes {
     gradient_sums sums() const { return {total(s0), total(s1), Squares ? total(s2) : 0.0}; }
 };
 
-// Gradient sums of a run.  Scalar form: for i < n: u = x[i] - mean; sdy += dy[i]; sdyu += dy[i] * u; su2 += u * u.
+// Gradient sums of a run, sum(dy) and sum(dy * u) (u2 left 0: the normalizations' backward needs only these two).
+// Scalar form: for i < n: u = x[i] - mean; sdy += dy[i]; sdyu += dy[i] * u.
 inline gradient_sums run_gradient_sums(const float *x, const float *dy, int64_t n, double mean) {
+    gradient_lanes<false> a;
+    a.add(x, dy, nullptr, n, mean);
+    return a.sums();
+}
+
+// As run_gradient_sums, with sum(u^2) too (weight standardization's backward recomputes its std from it).
+// Scalar form: for i < n: u = x[i] - mean; sdy += dy[i]; sdyu += dy[i] * u; su2 += u * u.
+inline gradient_sums run_gradient_sums_with_squares(const float *x, const float *dy, int64_t n, double mean) {
     gradient_lanes<true> a;
     a.add(x, dy, nullptr, n, mean);
     return a.sums();

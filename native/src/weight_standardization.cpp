@@ -54,7 +54,7 @@ void ws_backward(const ws_problem &p, const float *src, const float *diff_dst, c
     parallel_for(p.o, threads_for(p.o * p.k), false, [&](int64_t o) {
         const float *w = src + o * p.k, *g = diff_dst + o * p.k;
         const double m = mean[o], r = rstd[o], f = filter_factor(p, gain, o);
-        const gradient_sums sums = run_gradient_sums(w, g, p.k, m);
+        const gradient_sums sums = run_gradient_sums_with_squares(w, g, p.k, m);
         double drstd_dm2;
         if (p.variant == NK_WS_SEED) {
             const double sigma = std::sqrt(sums.u2 / (k - 1));
