@@ -23,12 +23,7 @@ final class DnnlReorder {
   /** Writes {@code src}'s values into {@code dst} (same shape), converting the memory layout. */
   static void copy(Tensor src, Tensor dst) {
     Key key = new Key(src.shape(), src.layout(), dst.layout());
-    DnnlPrimitive p = PrimitiveCache.global().acquire(key, () -> create(key));
-    try {
-      p.execute(src, dst);
-    } finally {
-      p.release();
-    }
+    PrimitiveCache.execute(key, () -> create(key), src, dst);
   }
 
   /** A new tensor holding {@code src}'s values in {@code layout}; the caller closes it. */

@@ -1,5 +1,6 @@
 package dev.normkit.backend.dnnl;
 
+import dev.normkit.Tensor;
 import dev.normkit.backend.ThreadPolicy;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -47,7 +48,7 @@ public final class PrimitiveCache {
   private record ThreadedKey(Object key, int threads) {}
 
   /** Acquires the primitive for {@code key} (created by {@code factory} on a miss), runs it on {@code args}, releases it. */
-  public static void execute(Object key, Supplier<DnnlPrimitive> factory, dev.normkit.Tensor... args) {
+  public static void execute(Object key, Supplier<DnnlPrimitive> factory, Tensor... args) {
     DnnlPrimitive p = GLOBAL.acquire(key, factory);
     try {
       p.execute(args);
