@@ -46,17 +46,17 @@ bool streams(const instance_norm_problem &p) {
 
 // Calls plane(n, c, offset) for every (n, c) of an NCHW tensor, or block(n, c0, w, offset) for every block of w
 // channels c0 .. c0 + w - 1 of one image of an NHWC tensor; offset is the memory offset of the item's first value.
-// Items run in parallel (threads_for: `sums` tells whether items reduce over their sets); with streams(p), each
-// thread fences its streaming stores at the end.
+// Items run in parallel (threads_for: `sums` tells whether items reduce over their sets); with `stream` (the items
+// write with streaming stores), each thread fences its stores at the end.
 template <class Plane, class Block>
-void for_each_item(const instance_norm_problem &p, bool sums, Plane plane, Block block) {
+void for_each_item(const instance_norm_problem &p, bool sums, bool stream, Plane plane, Block block) {
     const int64_t threads = threads_for(p.n * p.c * p.s, sums);
     if (p.layout == NK_LAYOUT_CHANNELS_FIRST) {
-        parallel_for(p.n * p.c, threads, streams(p), [&](int64_t nc) { plane(nc / p.c, nc % p.c, nc * p.s); });
+        parallel_for(p.n * p.c, threads, stream, [&](int64_t nc) { plane(nc / p.c, nc % p.c, nc * p.s); });
         return;
     }
     const int64_t cb = channels_per_item(p), blocks = (p.c + cb - 1) / cb;
-    parallel_for(p.n * blocks, threads, streams(p), [&](int64_t item) {
+    parallel_for(p.n * blocks, threads, stream, [&](int64_t item) {
         const int64_t n = item / blocks, c0 = item % blocks * cb;
         block(n, c0, std::min(cb, p.c - c0), n * p.s * p.c + c0);
     });
@@ -87,7 +87,7 @@ void instance_norm_forward_training(const instance_norm_problem &p, const float 
         return fold(m.mean, 1 / std::sqrt(v + p.eps), gamma, beta, c);
     };
     for_each_item(
-        p, true,
+        p, true, stream,
         [&](int64_t n, int64_t c, int64_t offset) {
             const float *x = src + offset;
             run_affine(x, dst + offset, p.s, finish(n, c, x[0], run_shifted_sums(x, p.s, x[0])), stream);
@@ -115,7 +115,7 @@ void instance_norm_forward_inference(const instance_norm_problem &p, const float
         return fold(given_mean(stats, n, c), given_rstd(stats, n, c, p.eps), gamma, beta, c);
     };
     for_each_item(
-        p, false,
+        p, false, stream,
         [&](int64_t n, int64_t c, int64_t offset) {
             run_affine(src + offset, dst + offset, p.s, coefficients(n, c), stream);
         },
@@ -154,7 +154,7 @@ void instance_norm_backward(const instance_norm_problem &p, const float *src, co
         return training_gradient(gamma_c, mean, rstd, sum_dy, sum_dy_u, p.s);
     };
     for_each_item(
-        p, need_sums,
+        p, need_sums, stream,
         [&](int64_t n, int64_t c, int64_t offset) {
             const float *x = src + offset, *dy = diff_dst + offset;
             const gradient_sums sums =
