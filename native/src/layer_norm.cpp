@@ -163,6 +163,33 @@ void store_parameter_tile(const shape &p, const double *tile, int64_t i0, int64_
     }
 }
 
+// The chunked passes visit a chunk of every row in turn: pieces d values apart that the hardware prefetchers start
+// cold on when the tensor comes from DRAM. There, each piece of kPrefetchBlock values first asks for the same piece
+// of the next visit. Layer norm over (256, 56, 56) of 8 images, one Zen 4 core, ms before -> after: NCHW forward
+// 2.9 -> 2.6, backward 7.6 -> 6.3; NHWC forward 5.0 -> 3.8, backward 11.1 -> 9.4 (2 threads: 2.2 -> 1.9, 5.8 -> 5.1,
+// 3.3 -> 2.6-3.2, 7.8 -> 6.2). Tensors under kPrefetchBytes, whose next visit is still in cache, showed no gain and
+// run whole chunks as before.
+constexpr int64_t kPrefetchBlock = 256;
+static_assert(kPrefetchBlock % kLanes == 0, "pieces must split a run where its vector loop would");
+constexpr int64_t kPrefetchBytes = int64_t{8} << 20;
+
+// Offset of the next visit after chunk [i0, i0 + length) of row m (the same chunk of row m + 1, or the next chunk of
+// row 0), or -1 when the tensor is small enough not to prefetch.
+inline int64_t next_visit(const shape &p, int64_t m, int64_t i0, int64_t length) {
+    if (p.rows * p.d * static_cast<int64_t>(sizeof(float)) < kPrefetchBytes) return -1;
+    return m + 1 < p.rows ? (m + 1) * p.d + i0 : i0 + length;
+}
+
+// Prefetches the cache lines of values [next + j0, next + j0 + n) of a tensor of `size` values: piece j0 of the next
+// visit (nothing past the tensor's end; nothing when next is -1).
+inline void prefetch_piece(const float *base, int64_t next, int64_t j0, int64_t n, int64_t size) {
+    if (next < 0) return;
+    const int64_t end = std::min(next + j0 + n, size);
+    for (int64_t i = next + j0; i < end; i += kFloatsPerVector) {
+        _mm_prefetch(reinterpret_cast<const char *>(base + i), _MM_HINT_T0);
+    }
+}
+
 // Per-thread working memory of the chunked passes: two parameter tiles and two double accumulators per chunk.
 struct chunk_scratch {
     float *tiles;     // 2 * length floats per thread
@@ -209,7 +236,13 @@ void rows_forward(const shape &p, int64_t threads, const float *src, const float
             const float *g = parameter_tile(p, gamma, i0, len, scratch.tile(t, 0));
             const float *b = parameter_tile(p, beta, i0, len, scratch.tile(t, 1));
             for (int64_t m = 0; m < p.rows; ++m) {
-                row_output(src + m * p.d + i0, dst + m * p.d + i0, 0, len, row_coefficients[m], g, b, stream);
+                const int64_t next = next_visit(p, m, i0, ch.length), piece = next < 0 ? len : kPrefetchBlock;
+                for (int64_t j0 = 0; j0 < len; j0 += piece) {
+                    const int64_t jn = std::min(piece, len - j0), o = m * p.d + i0 + j0;
+                    prefetch_piece(src, next, j0, jn, p.rows * p.d);
+                    row_output(src + o, dst + o, 0, jn, row_coefficients[m], g ? g + j0 : nullptr,
+                               b ? b + j0 : nullptr, stream);
+                }
             }
         }
         if (stream) stream_fence();
@@ -301,8 +334,21 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
             const int64_t m = memory_order ? k / ch.count : k % p.rows, q = memory_order ? k % ch.count : k / p.rows;
             const int64_t i0 = q * ch.length, len = std::min(ch.length, p.d - i0);
             if (q != tile_chunk) g = parameter_tile(p, gamma, i0, len, r.scratch.tile(t, 0)), tile_chunk = q;
-            r.chunk_sums[m * ch.count + q] =
-                row_gradient_sums(src + m * p.d + i0, diff_dst + m * p.d + i0, g, 0, len, r.mean[m]);
+            if (memory_order) {
+                r.chunk_sums[m * ch.count + q] =
+                    row_gradient_sums(src + m * p.d + i0, diff_dst + m * p.d + i0, g, 0, len, r.mean[m]);
+                continue;
+            }
+            // pieces of kPrefetchBlock values (a multiple of the lanes: the same additions as one run)
+            gradient_lanes<false> sums;
+            const int64_t next = next_visit(p, m, i0, ch.length), piece = next < 0 ? len : kPrefetchBlock;
+            for (int64_t j0 = 0; j0 < len; j0 += piece) {
+                const int64_t jn = std::min(piece, len - j0), o = m * p.d + i0 + j0;
+                prefetch_piece(src, next, j0, jn, p.rows * p.d);
+                prefetch_piece(diff_dst, next, j0, jn, p.rows * p.d);
+                sums.add(src + o, diff_dst + o, g ? g + j0 : nullptr, jn, r.mean[m]);
+            }
+            r.chunk_sums[m * ch.count + q] = sums.sums();
         }
 #pragma omp for schedule(static)
         for (int64_t m = 0; m < p.rows; ++m) {
@@ -324,12 +370,18 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
                 std::fill(db, db + len, 0.0);
             }
             for (int64_t m = 0; m < p.rows; ++m) {
-                const float *x = src + m * p.d + i0, *dy = diff_dst + m * p.d + i0;
-                if (want_params) {
-                    run_gradient_affine_with_parameters(dy, x, diff_src + m * p.d + i0, len, r.row_coefficients[m], g,
-                                                        r.mean[m], r.row_rstd[m], dg, db, stream);
-                } else {
-                    row_gradient_output(x, dy, diff_src + m * p.d + i0, g, 0, len, r.row_coefficients[m], stream);
+                const int64_t next = next_visit(p, m, i0, ch.length), piece = next < 0 ? len : kPrefetchBlock;
+                for (int64_t j0 = 0; j0 < len; j0 += piece) {
+                    const int64_t jn = std::min(piece, len - j0), o = m * p.d + i0 + j0;
+                    prefetch_piece(src, next, j0, jn, p.rows * p.d);
+                    prefetch_piece(diff_dst, next, j0, jn, p.rows * p.d);
+                    const float *x = src + o, *dy = diff_dst + o, *gj = g ? g + j0 : nullptr;
+                    if (want_params) {
+                        run_gradient_affine_with_parameters(dy, x, diff_src + o, jn, r.row_coefficients[m], gj,
+                                                            r.mean[m], r.row_rstd[m], dg + j0, db + j0, stream);
+                    } else {
+                        row_gradient_output(x, dy, diff_src + o, gj, 0, jn, r.row_coefficients[m], stream);
+                    }
                 }
             }
             store_parameter_tile(p, dg, i0, len, r.diff_gamma);

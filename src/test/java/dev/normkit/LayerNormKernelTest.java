@@ -83,7 +83,7 @@ class LayerNormKernelTest {
   /**
    * (case, op) for normkit's kernels in every ISA and thread-count configuration, as routed by NATIVE (cases that go
    * to oneDNN are left out): whole rows, rows in chunks (long rows, fewer rows than threads, a single row of 2.4 MB,
-   * larger than L2), channels-last rows with permuted parameters (C normalized) and column sets (only trailing spatial
+   * larger than L2; 3 rows of 4.25 MB, a tensor beyond 8 MiB whose chunks prefetch), channels-last rows with permuted parameters (C normalized) and column sets (only trailing spatial
    * dims normalized, 1-D to 3-D), odd sizes (C = 17, 33), streaming stores (outputs of 1 MiB and more). Each shape in
    * both layouts, affine with random inputs and plain with exact ones.
    */
@@ -96,6 +96,8 @@ class LayerNormKernelTest {
     addSweep(cases, Shape.of(2, 3, 4, 5, 6), 2, 4);
     for (NormCase c : BatchNormKernelTest.largeCases(Shape.of(2, 3, 256, 256), 7800)) cases.add(Arguments.of(c, new Op(3)));
     for (NormCase c : BatchNormKernelTest.largeCases(Shape.of(1, 600000), 7900)) cases.add(Arguments.of(c, new Op(1)));
+    // 12.75 MB: the chunked passes prefetch each row's next visit, in pieces whose last one is partial
+    addSweep(cases, Shape.of(3, 17, 250, 250), 3);
     return cases;
   }
 
