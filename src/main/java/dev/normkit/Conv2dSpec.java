@@ -70,20 +70,29 @@ public final class Conv2dSpec {
    * {@link IllegalArgumentException} naming the value that does not fit.
    */
   public Shape outputShape(Shape x, Shape w) {
-    Checks.argument(x.rank() == 4, "conv2d input must have shape (N, C, H, W), got " + x);
-    Checks.argument(w.rank() == 4, "conv2d weight must have shape (O, C/groups, kH, kW), got " + w);
+    // each message is built only when its check fails: this runs on every call
+    if (x.rank() != 4) throw new IllegalArgumentException("conv2d input must have shape (N, C, H, W), got " + x);
+    if (w.rank() != 4) {
+      throw new IllegalArgumentException("conv2d weight must have shape (O, C/groups, kH, kW), got " + w);
+    }
     long c = x.dim(1), o = w.dim(0);
-    Checks.argument(c % groups == 0, "input channels " + c + " not divisible by groups " + groups);
-    Checks.argument(o % groups == 0, "output channels " + o + " not divisible by groups " + groups);
-    Checks.argument(
-        w.dim(1) == c / groups,
-        "weight " + w + " needs C/groups = " + (c / groups) + " input channels per group, has " + w.dim(1));
+    if (c % groups != 0) {
+      throw new IllegalArgumentException("input channels " + c + " not divisible by groups " + groups);
+    }
+    if (o % groups != 0) {
+      throw new IllegalArgumentException("output channels " + o + " not divisible by groups " + groups);
+    }
+    if (w.dim(1) != c / groups) {
+      throw new IllegalArgumentException(
+          "weight " + w + " needs C/groups = " + (c / groups) + " input channels per group, has " + w.dim(1));
+    }
     long oh = outputSize(x.dim(2), w.dim(2), strideH, padH, dilationH);
     long ow = outputSize(x.dim(3), w.dim(3), strideW, padW, dilationW);
-    Checks.argument(
-        oh >= 1 && ow >= 1,
-        "kernel " + w.dim(2) + "x" + w.dim(3) + " with padding (" + padH + ", " + padW + ") and dilation ("
-            + dilationH + ", " + dilationW + ") does not fit input " + x.dim(2) + "x" + x.dim(3));
+    if (oh < 1 || ow < 1) {
+      throw new IllegalArgumentException(
+          "kernel " + w.dim(2) + "x" + w.dim(3) + " with padding (" + padH + ", " + padW + ") and dilation ("
+              + dilationH + ", " + dilationW + ") does not fit input " + x.dim(2) + "x" + x.dim(3));
+    }
     return Shape.of(x.dim(0), o, oh, ow);
   }
 
@@ -95,9 +104,16 @@ public final class Conv2dSpec {
         && dilationH == s.dilationH && dilationW == s.dilationW && groups == s.groups;
   }
 
+  /** The same value as {@code Objects.hash} of the seven fields, without boxing them (it runs on every call). */
   @Override
   public int hashCode() {
-    return java.util.Objects.hash(strideH, strideW, padH, padW, dilationH, dilationW, groups);
+    int h = 31 + strideH;
+    h = 31 * h + strideW;
+    h = 31 * h + padH;
+    h = 31 * h + padW;
+    h = 31 * h + dilationH;
+    h = 31 * h + dilationW;
+    return 31 * h + groups;
   }
 
   @Override

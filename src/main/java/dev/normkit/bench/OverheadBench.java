@@ -6,12 +6,16 @@ import dev.normkit.Functional;
 import dev.normkit.Layout;
 import dev.normkit.Normkit;
 import dev.normkit.Shape;
+import dev.normkit.StdConv2d;
 import dev.normkit.Tensor;
+import dev.normkit.WeightStandardization;
+import dev.normkit.backend.dnnl.DnnlConvolution;
 import dev.normkit.backend.dnnl.PrimitiveCache;
 import dev.normkit.backend.kernels.NativeBatchNorm;
 import dev.normkit.backend.kernels.NativeGroupNorm;
 import dev.normkit.backend.kernels.NativeInstanceNorm;
 import dev.normkit.backend.kernels.NativeLayerNorm;
+import dev.normkit.backend.kernels.NativeWeightStandardization;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
@@ -115,6 +119,22 @@ public final class OverheadBench {
       cases.add(new Case("instance-norm forward-training" + tag,
           () -> Functional.instanceNorm(NATIVE, x, null, null, g, b, true, 0.1, EPS, y, im, iv),
           () -> NativeInstanceNorm.INSTANCE.forwardTraining(x, g, b, EPS, y, im, iv)));
+    }
+    for (Layout l : Layout.values()) {
+      // StdConv2d: the layer's forward(x, y) against the backends' own calls, WS kernel then oneDNN convolution
+      Tensor x = random(owned, Shape.of(1, 64, 7, 7), l, 4), y = zeros(owned, Shape.of(1, 64, 7, 7), l);
+      StdConv2d conv = StdConv2d.builder(64, 64, 3).padding(1).build();
+      closers.add(conv);
+      Tensor wMean = zeros(owned, Shape.of(64), Layout.CHANNELS_FIRST);
+      Tensor wRstd = zeros(owned, Shape.of(64), Layout.CHANNELS_FIRST);
+      WeightStandardization ws = conv.weightStandardization();
+      cases.add(new Case("StdConv2d layer forward(x, y) " + l.cliName() + " (1, 64, 7, 7)",
+          () -> conv.forward(x, y),
+          () -> {
+            NativeWeightStandardization.INSTANCE.forward(conv.weight(), ws.variant(), ws.eps(), 1.0, null,
+                conv.standardizedWeight(), wMean, wRstd);
+            DnnlConvolution.INSTANCE.forward(x, conv.standardizedWeight(), conv.bias(), conv.spec(), y);
+          }));
     }
     for (Shape rows : List.of(Shape.of(1, 768), Shape.of(128, 768))) {
       Shape d = Shape.of(768), stats = Shape.of(rows.dim(0));

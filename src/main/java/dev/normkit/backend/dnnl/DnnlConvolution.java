@@ -20,8 +20,8 @@ import org.bytedeco.dnnl.dnnl_primitive_desc;
  * <p>Activations are described with their own strides (NCHW or NHWC) and used in place. The weight's format is left
  * to oneDNN ({@code format_tag_any}): with the plain OIHW format oneDNN 3.11 only has its reference kernel, hundreds
  * of times slower than the blocked-weight ones it picks otherwise (brgemm, jit). Each call therefore reorders w into
- * the chosen format (dw out of it) with a cached reorder primitive: a copy of the weight, small beside the
- * activations.
+ * the chosen format (dw out of it) with a cached reorder primitive into a buffer pooled with that primitive (no
+ * allocation per call once warm): a copy of the weight, small beside the activations.
  *
  * <p>oneDNN's conventions differ from PyTorch's in two places: groups are expressed by a 5-D weight (G, O/G, C/G,
  * kH, kW) over the same memory, and oneDNN's dilation is PyTorch's minus one (0 = dense kernel).
@@ -64,11 +64,13 @@ public final class DnnlConvolution implements ConvolutionKernel {
   public void forward(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Tensor y) {
     Key key = key(Pass.FORWARD, x, w, y, spec, bias != null);
     DnnlPrimitive reorder = acquireWeightReorder(key);
-    try (Tensor kernel = bytes(reorder.argumentBytes(1))) {
+    Tensor kernel = reorder.borrowBuffer(1);
+    try {
       reorder.execute(w, kernel);
       if (bias != null) execute(key, x, kernel, bias, y);
       else execute(key, x, kernel, y);
     } finally {
+      reorder.recycle(kernel);
       reorder.release();
     }
   }
@@ -77,10 +79,12 @@ public final class DnnlConvolution implements ConvolutionKernel {
   public void backwardData(Tensor dy, Tensor w, Conv2dSpec spec, Tensor dx) {
     Key key = key(Pass.BACKWARD_DATA, dx, w, dy, spec, false);
     DnnlPrimitive reorder = acquireWeightReorder(key);
-    try (Tensor kernel = bytes(reorder.argumentBytes(1))) {
+    Tensor kernel = reorder.borrowBuffer(1);
+    try {
       reorder.execute(w, kernel);
       execute(key, dy, kernel, dx);
     } finally {
+      reorder.recycle(kernel);
       reorder.release();
     }
   }
@@ -93,11 +97,13 @@ public final class DnnlConvolution implements ConvolutionKernel {
     }
     Key key = key(Pass.BACKWARD_WEIGHTS, x, dw, dy, spec, dbias != null);
     DnnlPrimitive reorder = acquireWeightReorder(key);
-    try (Tensor kernelGradient = bytes(reorder.argumentBytes(0))) {
+    Tensor kernelGradient = reorder.borrowBuffer(0);
+    try {
       if (dbias != null) execute(key, x, dy, kernelGradient, dbias);
       else execute(key, x, dy, kernelGradient);
       reorder.execute(kernelGradient, dw);
     } finally {
+      reorder.recycle(kernelGradient);
       reorder.release();
     }
   }
@@ -149,11 +155,6 @@ public final class DnnlConvolution implements ConvolutionKernel {
   /** A tensor's layout, or CHANNELS_FIRST when its shape has the same memory order in both. */
   private static Layout layout(Tensor t) {
     return Layout.layoutsCoincide(t.shape()) ? Layout.CHANNELS_FIRST : t.layout();
-  }
-
-  /** A scratch buffer of at least {@code bytes} bytes (64-byte aligned, as every tensor). */
-  private static Tensor bytes(long bytes) {
-    return Tensor.empty(Shape.of((bytes + Float.BYTES - 1) / Float.BYTES), Layout.CHANNELS_FIRST);
   }
 
   private static DnnlPrimitive acquire(Key key) {

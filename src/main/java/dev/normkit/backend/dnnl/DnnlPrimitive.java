@@ -37,6 +37,7 @@ public final class DnnlPrimitive {
   private final long scratchpadBytes;
   private final dnnl_primitive primitive;
   private final ConcurrentLinkedQueue<Binding> pool = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<Tensor> buffers = new ConcurrentLinkedQueue<>();
   private int users;
   private boolean retired;
   private boolean destroyed;
@@ -78,6 +79,26 @@ public final class DnnlPrimitive {
   /** The size in bytes of the buffer the argument at {@code position} (in creation order) takes. */
   long argumentBytes(int position) {
     return dnnl_memory_desc_get_size(argDescs[position]);
+  }
+
+  /**
+   * A buffer for the argument at {@code position} (at least {@link #argumentBytes} bytes, 64-byte aligned), from this
+   * primitive's pool or new: for an intermediate in oneDNN's own format (a reordered weight) that the caller needs
+   * only during one use of the primitive. Give it back with {@link #recycle} before {@link #release()}; the pool's
+   * buffers are freed with the primitive.
+   */
+  Tensor borrowBuffer(int position) {
+    long bytes = argumentBytes(position);
+    Tensor t = buffers.poll();
+    if (t != null && t.elementCount() * Float.BYTES >= bytes) return t;
+    if (t != null) t.close();
+    return Tensor.empty(Shape.of((bytes + Float.BYTES - 1) / Float.BYTES), dev.normkit.Layout.CHANNELS_FIRST);
+  }
+
+  /** Returns a buffer from {@link #borrowBuffer} to the pool (freed now if the primitive is already destroyed). */
+  synchronized void recycle(Tensor buffer) {
+    if (destroyed) buffer.close();
+    else buffers.offer(buffer);
   }
 
   /**
@@ -132,6 +153,8 @@ public final class DnnlPrimitive {
     destroyed = true;
     Binding b;
     while ((b = pool.poll()) != null) b.destroy();
+    Tensor t;
+    while ((t = buffers.poll()) != null) t.close();
     dnnl_primitive_destroy(primitive);
     Dnnl.destroy(argDescs);
     Dnnl.destroy(scratchpadDesc);
