@@ -2,8 +2,12 @@
 """Runs normkit's `bench` and the same cases in PyTorch (Debian's python3-torch) on this machine, one after the
 other, and prints both side by side with the ratio normkit / PyTorch of the median times per case.
 
-    /usr/bin/python3 tools/bench/compare_pytorch.py [--threads 1,2] [--quick] [--jar target/normkit.jar]
+    /usr/bin/python3 tools/bench/compare_pytorch.py [--threads 1,2] [--quick] [--rounds N] [--jar target/normkit.jar]
                                                    [--json out.json] [--normkit-json F] [--pytorch-json F]
+
+--rounds N (default 2) runs the pair N times, normkit then PyTorch, and keeps each case's best median on each side:
+on a shared VM the memory bandwidth drifts over minutes (a DRAM-sized case's median moved by up to 1.5x between two
+runs an hour apart), and a single run lets that drift fall on one side only.
 
 The cases are read from normkit's own --json output (op, pass, layout, shape, params, threads), so the two always
 measure the same list. PyTorch times are medians of single calls after warm-up, like normkit's; the backward pass
@@ -114,16 +118,8 @@ def case_fn(rec):
     return lambda: torch.autograd.grad(y, (xi, wi, bi), dy, retain_graph=True)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--jar", default="target/normkit.jar")
-    ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--normkit-json", help="reuse a normkit bench --json file instead of running the bench")
-    ap.add_argument("--pytorch-json", help="also write PyTorch's medians here")
-    ap.add_argument("--json", help="write the joined comparison here")
-    args = ap.parse_args()
-
+def run_round(args, r):
+    """One normkit bench run (or the given --normkit-json) and PyTorch on its cases; the joined records."""
     if args.normkit_json:
         with open(args.normkit_json) as f:
             nk = json.load(f)
@@ -132,21 +128,57 @@ def main():
             cmd = ["java", "-jar", args.jar, "bench", "--threads", args.threads, "--json", tmp.name]
             if args.quick:
                 cmd.append("--quick")
-            print("running:", " ".join(cmd), file=sys.stderr)
+            print(f"round {r + 1}, running:", " ".join(cmd), file=sys.stderr)
             subprocess.run(cmd, check=True, stdout=sys.stderr)
             with open(tmp.name) as f:
                 nk = json.load(f)
-
     rows = []
     for rec in nk:
         torch.set_num_threads(rec["threads"])
         pt_ns = median_ns(case_fn(rec), args.quick)
         row = dict(rec, pytorch_median_ns=pt_ns, normkit_over_pytorch=rec["median_ns"] / pt_ns)
         rows.append(row)
-        shape = "x".join(str(d) for d in rec["shape"])
-        print(f"{rec['op']:<14} {rec['pass']:<18} {rec['layout']:<5} {shape:<14} {rec['threads']:>2}  "
-              f"normkit {rec['median_ns'] / 1e3:10.1f} us  pytorch {pt_ns / 1e3:10.1f} us  "
-              f"ratio {rec['median_ns'] / pt_ns:5.2f}  probe-ratio {rec['ratio']:4.2f}", flush=True)
+        print_row(row)
+    return rows
+
+
+def print_row(row):
+    shape = "x".join(str(d) for d in row["shape"])
+    print(f"{row['op']:<14} {row['pass']:<18} {row['layout']:<5} {shape:<14} {row['threads']:>2}  "
+          f"normkit {row['median_ns'] / 1e3:10.1f} us  pytorch {row['pytorch_median_ns'] / 1e3:10.1f} us  "
+          f"ratio {row['median_ns'] / row['pytorch_median_ns']:5.2f}  probe-ratio {row['ratio']:4.2f}", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--jar", default="target/normkit.jar")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rounds", type=int, default=2, help="normkit-then-PyTorch runs; each side's best median is kept")
+    ap.add_argument("--normkit-json", help="reuse a normkit bench --json file instead of running the bench")
+    ap.add_argument("--pytorch-json", help="also write PyTorch's medians here")
+    ap.add_argument("--json", help="write the joined comparison here")
+    args = ap.parse_args()
+
+    if args.rounds < 1:
+        ap.error(f"--rounds must be at least 1, got {args.rounds}")
+    rounds = 1 if args.normkit_json else args.rounds
+    rows = None
+    for r in range(rounds):
+        round_rows = run_round(args, r)
+        if rows is None:
+            rows = round_rows
+            continue
+        for i, row in enumerate(round_rows):  # the same case list every round: keep each side's best
+            if row["median_ns"] < rows[i]["median_ns"]:
+                rows[i] = dict(row, pytorch_median_ns=rows[i]["pytorch_median_ns"])
+            rows[i]["pytorch_median_ns"] = min(rows[i]["pytorch_median_ns"], row["pytorch_median_ns"])
+    for row in rows:
+        row["normkit_over_pytorch"] = row["median_ns"] / row["pytorch_median_ns"]
+    if rounds > 1:
+        print(f"\nbest of {rounds} rounds:", flush=True)
+        for row in rows:
+            print_row(row)
     worst = max(rows, key=lambda r: r["normkit_over_pytorch"])
     print(f"\ncases: {len(rows)}; normkit/PyTorch median time ratio: max {worst['normkit_over_pytorch']:.2f} "
           f"({worst['op']} {worst['pass']} {worst['layout']} {worst['shape']} threads {worst['threads']}), "
