@@ -73,7 +73,9 @@ class ConvolutionKernelTest {
         new Object[] {Shape.of(2, 33, 4, 4), Shape.of(33, 11, 3, 3), Conv2dSpec.of(1, 1, 1, 3), true},
         new Object[] {Shape.of(1, 2, 3, 3), Shape.of(4, 1, 1, 1), Conv2dSpec.of(2, 0, 1, 2), false},
         new Object[] {Shape.of(2, 64, 6, 6), Shape.of(16, 64, 3, 3), Conv2dSpec.of(1, 1, 1, 1), true},
-        new Object[] {Shape.of(1, 3, 5, 5), Shape.of(2, 3, 3, 3), Conv2dSpec.of(1, 0, 2, 1), true});
+        new Object[] {Shape.of(1, 3, 5, 5), Shape.of(2, 3, 3, 3), Conv2dSpec.of(1, 0, 2, 1), true},
+        // 2^18 activation values: large enough to run on every requested thread (the others run on one)
+        new Object[] {Shape.of(2, 16, 64, 64), Shape.of(16, 16, 3, 3), Conv2dSpec.of(1, 1, 1, 1), true});
     Layout[][] layouts = {
       {Layout.CHANNELS_FIRST, Layout.CHANNELS_FIRST},
       {Layout.CHANNELS_LAST, Layout.CHANNELS_FIRST},

@@ -43,11 +43,18 @@ public final class ThreadPolicy {
 
   /** Makes the calling thread's OpenMP thread count the requested one; call before any native op. */
   public static void apply() {
-    int n = requested;
+    apply(requested);
+  }
+
+  /**
+   * Makes the calling thread's OpenMP thread count {@code threads} (>= 1), e.g. a oneDNN primitive's own count, or
+   * fewer than requested for a call too small to gain from more; the next {@link #apply()} restores the request.
+   */
+  public static void apply(int threads) {
     int[] applied = APPLIED.get();
-    if (applied[0] != n) {
-      NormkitKernels.setNumThreads(n);
-      applied[0] = n;
+    if (applied[0] != threads) {
+      NormkitKernels.setNumThreads(threads);
+      applied[0] = threads;
     }
   }
 }

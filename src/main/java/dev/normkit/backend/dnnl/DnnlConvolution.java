@@ -8,6 +8,7 @@ import dev.normkit.Layout;
 import dev.normkit.Shape;
 import dev.normkit.Tensor;
 import dev.normkit.backend.ConvolutionKernel;
+import dev.normkit.backend.ThreadPolicy;
 import java.util.Locale;
 import org.bytedeco.dnnl.dnnl_memory_desc;
 import org.bytedeco.dnnl.dnnl_primitive_attr;
@@ -158,16 +159,41 @@ public final class DnnlConvolution implements ConvolutionKernel {
   }
 
   private static DnnlPrimitive acquire(Key key) {
-    return PrimitiveCache.global().acquire(key, () -> create(key));
+    return PrimitiveCache.global().acquire(key, () -> create(key), threadsFor(key));
   }
 
   private static void execute(Key key, Tensor... args) {
-    PrimitiveCache.execute(key, () -> create(key), args);
+    PrimitiveCache.execute(key, () -> create(key), threadsFor(key), args);
   }
 
   private static DnnlPrimitive acquireWeightReorder(Key key) {
     WeightReorderKey reorderKey = new WeightReorderKey(key);
-    return PrimitiveCache.global().acquire(reorderKey, () -> createWeightReorder(key));
+    return PrimitiveCache.global().acquire(reorderKey, () -> createWeightReorder(key), threadsFor(key));
+  }
+
+  /** Multiply-adds times 2 below which a convolution (every pass) runs on one thread, per activation layout. */
+  private static final double SMALL_FLOPS_CHANNELS_LAST = 24e6, SMALL_FLOPS_CHANNELS_FIRST = 64e6;
+
+  /** Activation values (x and y) from which a convolution always uses the requested threads. */
+  private static final long SMALL_ACTIVATIONS = 1L << 18;
+
+  /**
+   * The OpenMP threads of a convolution: the requested count, or one for a small problem, where oneDNN waking the
+   * passive second thread for each parallel region costs more than the thread saves. Measured (3x3, pad 1, 2-core
+   * Zen 5 VM, us with 1 / 2 threads, forward and backward): (1, 64, 7, 7) -> 64, 3.6 MFLOP: NCHW 38 / 79 and 69 /
+   * 293, NHWC 32 / 77 and 73 / 166; (2, 32, 14, 14) -> 64, 14.5 MFLOP: NCHW 97 / 195, NHWC 82 / 88 and 165 / 198;
+   * (4, ...), 28.9 MFLOP: NCHW 183 / 227, NHWC 150 / 125 (2 threads win); (8, ...), 57.8 MFLOP: NCHW 317 / 327 and 674
+   * / 813; (16, ...), 116 MFLOP: NCHW 673 / 534. A 1-channel input has little work per output value: (32, 1, 28, 28)
+   * -> 32, 14.5 MFLOP but 0.8 M outputs, gains from 2 threads (NHWC 331 / 169), hence the activation bound.
+   */
+  private static int threadsFor(Key key) {
+    int requested = ThreadPolicy.threads();
+    if (requested == 1) return 1;
+    Shape y = key.y();
+    long activations = key.x.elementCount() + y.elementCount();
+    double flops = 2.0 * y.elementCount() * key.w.dim(1) * key.w.dim(2) * key.w.dim(3);
+    double small = key.xLayout == Layout.CHANNELS_LAST ? SMALL_FLOPS_CHANNELS_LAST : SMALL_FLOPS_CHANNELS_FIRST;
+    return activations < SMALL_ACTIVATIONS && flops < small ? 1 : requested;
   }
 
   private static DnnlPrimitive create(Key key) {

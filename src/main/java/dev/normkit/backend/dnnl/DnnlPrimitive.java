@@ -36,6 +36,8 @@ public final class DnnlPrimitive {
   private final dnnl_memory_desc scratchpadDesc;
   private final long scratchpadBytes;
   private final dnnl_primitive primitive;
+  /** The OpenMP thread count the primitive was created under; it is always executed under the same. */
+  private final int threads;
   private final ConcurrentLinkedQueue<Binding> pool = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedQueue<Tensor> buffers = new ConcurrentLinkedQueue<>();
   private int users;
@@ -63,6 +65,7 @@ public final class DnnlPrimitive {
     this.scratchpadBytes = dnnl_memory_desc_get_size(scratchpadDesc);
     this.implementation = implementationName(pd);
     dnnl_primitive p = new dnnl_primitive();
+    this.threads = dev.normkit.backend.kernels.NormkitKernels.maxThreads();
     check(dnnl_primitive_create(p, pd), "create the " + name + " primitive");
     this.primitive = p;
   }
@@ -109,7 +112,7 @@ public final class DnnlPrimitive {
     if (buffers.length != args.length) {
       throw new IllegalArgumentException(name + " takes " + args.length + " buffers, got " + buffers.length);
     }
-    ThreadPolicy.apply();
+    ThreadPolicy.apply(threads);
     Binding b = pool.poll();
     if (b == null) b = new Binding();
     try {

@@ -40,16 +40,29 @@ public final class PrimitiveCache {
    * {@link DnnlPrimitive#release()} it after use. {@code key} must implement equals and hashCode by value.
    */
   public DnnlPrimitive acquire(Object key, Supplier<DnnlPrimitive> factory) {
+    return acquire(key, factory, ThreadPolicy.threads());
+  }
+
+  /**
+   * As {@link #acquire(Object, Supplier)}, for a primitive that runs on {@code threads} OpenMP threads (created under
+   * that count, and executed under it by {@link DnnlPrimitive#execute}).
+   */
+  public DnnlPrimitive acquire(Object key, Supplier<DnnlPrimitive> factory, int threads) {
     // some oneDNN kernels fix their work partition at creation, so a primitive belongs to one thread count
-    ThreadPolicy.apply();
-    return acquireExact(new ThreadedKey(key, ThreadPolicy.threads()), factory);
+    ThreadPolicy.apply(threads);
+    return acquireExact(new ThreadedKey(key, threads), factory);
   }
 
   private record ThreadedKey(Object key, int threads) {}
 
   /** Acquires the primitive for {@code key} (created by {@code factory} on a miss), runs it on {@code args}, releases it. */
   public static void execute(Object key, Supplier<DnnlPrimitive> factory, Tensor... args) {
-    DnnlPrimitive p = GLOBAL.acquire(key, factory);
+    execute(key, factory, ThreadPolicy.threads(), args);
+  }
+
+  /** As {@link #execute(Object, Supplier, Tensor...)}, on {@code threads} OpenMP threads. */
+  public static void execute(Object key, Supplier<DnnlPrimitive> factory, int threads, Tensor... args) {
+    DnnlPrimitive p = GLOBAL.acquire(key, factory, threads);
     try {
       p.execute(args);
     } finally {
