@@ -105,15 +105,15 @@ void group_norm_forward(const group_norm_problem &problem, const float *src, con
     }
     const int64_t gpb = groups_per_block(p, threads);
     // Per block: shifts, sums and coefficients of up to gpb * Cg channels.
-    const int64_t width = gpb * p.cg;
+    const int64_t width = gpb * p.cg, ds = line_stride<double>(3 * width), fs = line_stride<float>(3 * width);
     scratch_plan plan;
-    const size_t doubles = plan.add<double>(3 * width * threads);
-    const size_t floats = plan.add<float>(3 * width * threads);
+    const size_t doubles = plan.add<double>(ds * threads);
+    const size_t floats = plan.add<float>(fs * threads);
     plan.allocate();
     for_each_block(p, gpb, threads, stream, [&](int64_t n, int64_t g0, int64_t gb) {
         const int64_t t = omp_get_thread_num(), w = gb * p.cg, c0 = g0 * p.cg;
-        double *k = plan.get<double>(doubles) + 3 * width * t, *s1 = k + width, *s2 = s1 + width;
-        float *m = plan.get<float>(floats) + 3 * width * t, *a = m + width, *b = a + width;
+        double *k = plan.get<double>(doubles) + ds * t, *s1 = k + width, *s2 = s1 + width;
+        float *m = plan.get<float>(floats) + fs * t, *a = m + width, *b = a + width;
         const float *x = src + n * p.s * p.c + c0;
         for (int64_t j = 0; j < w; ++j) {
             k[j] = x[j / p.cg * p.cg];  // the group's first value
@@ -150,8 +150,9 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
     const size_t partial = plan.add<double>(want_params ? 2 * p.n * p.c : 0);
     // per thread: a block's (or a channels-first set's) means and sums, and its coefficients
     const int64_t gpb = p.channels_first ? 1 : groups_per_block(p, threads), width = gpb * p.cg;
-    const size_t doubles = plan.add<double>(3 * width * threads);
-    const size_t floats = plan.add<float>(p.channels_first ? 0 : 4 * width * threads);
+    const int64_t ds = line_stride<double>(3 * width), fs = line_stride<float>(4 * width);
+    const size_t doubles = plan.add<double>(ds * threads);
+    const size_t floats = plan.add<float>(p.channels_first ? 0 : fs * threads);
     plan.allocate();
     double *shares = plan.get<double>(partial);
     // Coefficients of the set (n, g) from its channels' sums (sum_dy[j], sum_dy_u[j] for its Cg channels from
@@ -176,7 +177,7 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
     if (p.channels_first) {
         for_each_set(p, threads, stream, [&](int64_t n, int64_t g) {
             const int64_t set = n * p.groups + g, t = omp_get_thread_num();
-            double *sum_dy = plan.get<double>(doubles) + 3 * width * t, *sum_dy_u = sum_dy + width;
+            double *sum_dy = plan.get<double>(doubles) + ds * t, *sum_dy_u = sum_dy + width;
             const double mu = mean[set];
             for (int64_t j = 0; j < p.cg; ++j) {
                 const int64_t o = set * n_set + j * p.s;
@@ -195,8 +196,8 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
     } else {
         for_each_block(p, gpb, threads, stream, [&](int64_t n, int64_t g0, int64_t gb) {
             const int64_t t = omp_get_thread_num(), w = gb * p.cg, c0 = g0 * p.cg;
-            double *mu = plan.get<double>(doubles) + 3 * width * t, *sum_dy = mu + width, *sum_dy_u = sum_dy + width;
-            float *a = plan.get<float>(floats) + 4 * width * t, *b = a + width, *c = b + width, *m = c + width;
+            double *mu = plan.get<double>(doubles) + ds * t, *sum_dy = mu + width, *sum_dy_u = sum_dy + width;
+            float *a = plan.get<float>(floats) + fs * t, *b = a + width, *c = b + width, *m = c + width;
             const int64_t offset = n * p.s * p.c + c0;
             for (int64_t j = 0; j < w; ++j) {
                 mu[j] = mean[n * p.groups + g0 + j / p.cg];

@@ -415,8 +415,8 @@ void columns_forward(const shape &p, int64_t threads, const float *src, const fl
     const bool stream = stream_output(p.n * p.c * p.s, p.c);
     parallel_for(panels * blocks, threads, stream, [&](int64_t i) {
         const int64_t panel = i / blocks, c0 = i % blocks * w, wb = std::min(w, p.c - c0), t = omp_get_thread_num();
-        double *k = doubles + 3 * w * t, *s1 = k + w, *s2 = s1 + w;
-        float *m = floats + 3 * w * t, *a = m + w, *b = a + w;
+        double *k = doubles + line_stride<double>(3 * w) * t, *s1 = k + w, *s2 = s1 + w;
+        float *m = floats + line_stride<float>(3 * w) * t, *a = m + w, *b = a + w;
         const float *x = src + panel_offset(p, panel) + c0;
         for (int64_t j = 0; j < wb; ++j) {
             k[j] = x[j];
@@ -446,8 +446,8 @@ void columns_backward(const shape &p, int64_t threads, const float *src, const f
     const bool stream = stream_output(p.n * p.c * p.s, p.c);
     parallel_for(panels, threads, stream, [&](int64_t panel) {
         const int64_t t = omp_get_thread_num();
-        double *mu = doubles + 4 * w * t, *rstd = mu + w, *sum_g = rstd + w, *sum_g_u = sum_g + w;
-        float *a = floats + 4 * w * t, *b = a + w, *c = b + w, *m = c + w;
+        double *mu = doubles + line_stride<double>(4 * w) * t, *rstd = mu + w, *sum_g = rstd + w, *sum_g_u = sum_g + w;
+        float *a = floats + line_stride<float>(4 * w) * t, *b = a + w, *c = b + w, *m = c + w;
         double *dg = want_params ? panel_params + 2 * p.d * panel : nullptr, *db = dg ? dg + p.d : nullptr;
         if (dg) std::fill(dg, dg + 2 * p.d, 0.0);
         for (int64_t c0 = 0; c0 < p.c; c0 += w) {
@@ -500,7 +500,8 @@ void layer_norm_forward(const layer_norm_problem &problem, const float *src, con
     scratch_plan plan;
     if (p.map == mapping::columns) {
         const int64_t w = columns_block_width(p, threads);
-        const size_t doubles = plan.add<double>(3 * w * threads), floats = plan.add<float>(3 * w * threads);
+        const size_t doubles = plan.add<double>(line_stride<double>(3 * w) * threads);
+        const size_t floats = plan.add<float>(line_stride<float>(3 * w) * threads);
         plan.allocate();
         columns_forward(p, threads, src, gamma, beta, dst, mean, var, plan.get<double>(doubles),
                         plan.get<float>(floats), w);
@@ -525,7 +526,8 @@ void layer_norm_backward(const layer_norm_problem &problem, const float *src, co
     scratch_plan plan;
     if (p.map == mapping::columns) {
         const int64_t w = columns_block_width(p, threads);
-        const size_t doubles = plan.add<double>(4 * w * threads), floats = plan.add<float>(4 * w * threads);
+        const size_t doubles = plan.add<double>(line_stride<double>(4 * w) * threads);
+        const size_t floats = plan.add<float>(line_stride<float>(4 * w) * threads);
         const size_t panel_params = plan.add<double>(want_params ? 2 * p.d * p.n * p.panel_sets : 0);
         plan.allocate();
         columns_backward(p, threads, src, diff_dst, gamma, mean, var, diff_src, diff_gamma, diff_beta,
