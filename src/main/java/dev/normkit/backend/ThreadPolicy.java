@@ -47,6 +47,15 @@ public final class ThreadPolicy {
   }
 
   /**
+   * The threads for a call of {@code work} units (values, or flops) of a kind that runs best on one thread below
+   * {@code oneThreadBelow} units (waking the passive second thread costs 20-30 us per parallel region on these VMs):
+   * 1 below it, else the requested count.
+   */
+  public static int threadsFor(double work, double oneThreadBelow) {
+    return work < oneThreadBelow ? 1 : requested;
+  }
+
+  /**
    * Makes the calling thread's OpenMP thread count {@code threads} (>= 1), e.g. a oneDNN primitive's own count, or
    * fewer than requested for a call too small to gain from more; the next {@link #apply()} restores the request.
    */

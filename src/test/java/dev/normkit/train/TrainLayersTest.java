@@ -7,10 +7,12 @@ import dev.normkit.Layout;
 import dev.normkit.Shape;
 import dev.normkit.Tensor;
 import java.nio.FloatBuffer;
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The layers {@code normkit train} adds on oneDNN (max pool, ReLU, inner product) against double-precision Java
@@ -44,20 +46,27 @@ class TrainLayersTest {
     }
   }
 
-  @Test
-  void maxPoolForwardAndBackwardRouteThroughTheArgmax() {
-    Shape xs = Shape.of(3, 5, 6, 4);
+  /** A small shape, and one of 2^20 values: large enough for oneDNN to run on every requested thread. */
+  static List<Shape> poolShapes() {
+    return List.of(Shape.of(3, 5, 6, 4), Shape.of(4, 16, 128, 128));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("poolShapes")
+  void maxPoolForwardAndBackwardRouteThroughTheArgmax(Shape xs) {
+    int nn = (int) xs.dim(0), cc = (int) xs.dim(1), hh = (int) xs.dim(2), ww = (int) xs.dim(3);
+    Shape ys = Shape.of(nn, cc, hh / 2, ww / 2);
     float[] x = random((int) xs.elementCount(), 1);
-    float[] dy = random(3 * 5 * 3 * 2, 2);
-    try (MaxPool pool = new MaxPool(); Tensor xt = Tensor.of(x, xs, NHWC); Tensor dyt = Tensor.of(dy, Shape.of(3, 5, 3, 2), NHWC)) {
+    float[] dy = random((int) ys.elementCount(), 2);
+    try (MaxPool pool = new MaxPool(); Tensor xt = Tensor.of(x, xs, NHWC); Tensor dyt = Tensor.of(dy, ys, NHWC)) {
       float[] y = pool.forward(xt).toArray();
       float[] dx = pool.backward(dyt).toArray();
       double[] ey = new double[y.length], edx = new double[x.length];
       int o = 0;
-      for (int n = 0; n < 3; n++) for (int c = 0; c < 5; c++) for (int i = 0; i < 3; i++) for (int j = 0; j < 2; j++) {
+      for (int n = 0; n < nn; n++) for (int c = 0; c < cc; c++) for (int i = 0; i < hh / 2; i++) for (int j = 0; j < ww / 2; j++) {
         int best = -1;
         for (int a = 0; a < 2; a++) for (int b = 0; b < 2; b++) {
-          int k = ((n * 5 + c) * 6 + 2 * i + a) * 4 + 2 * j + b;
+          int k = ((n * cc + c) * hh + 2 * i + a) * ww + 2 * j + b;
           if (best < 0 || x[k] > x[best]) best = k;
         }
         ey[o] = x[best];
@@ -68,9 +77,9 @@ class TrainLayersTest {
     }
   }
 
-  @Test
-  void reluInPlace() {
-    Shape s = Shape.of(2, 3, 4, 4);
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("poolShapes")
+  void reluInPlace(Shape s) {
     float[] x = random((int) s.elementCount(), 3);
     float[] dy = random(x.length, 4);
     try (Relu relu = new Relu(); Tensor xt = Tensor.of(x, s, NHWC); Tensor dyt = Tensor.of(dy, s, NHWC)) {
