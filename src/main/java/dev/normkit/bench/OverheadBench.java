@@ -9,6 +9,7 @@ import dev.normkit.Shape;
 import dev.normkit.StdConv2d;
 import dev.normkit.Tensor;
 import dev.normkit.WeightStandardization;
+import dev.normkit.WsVariant;
 import dev.normkit.backend.dnnl.DnnlConvolution;
 import dev.normkit.backend.dnnl.PrimitiveCache;
 import dev.normkit.backend.kernels.NativeBatchNorm;
@@ -119,6 +120,9 @@ public final class OverheadBench {
       cases.add(new Case("instance-norm forward-training" + tag,
           () -> Functional.instanceNorm(NATIVE, x, null, null, g, b, true, 0.1, EPS, y, im, iv),
           () -> NativeInstanceNorm.INSTANCE.forwardTraining(x, g, b, EPS, y, im, iv)));
+      cases.add(new Case("instance-norm backward" + tag,
+          () -> Functional.instanceNormBackward(NATIVE, x, dy, g, im, iv, true, EPS, y, dg, db),
+          () -> NativeInstanceNorm.INSTANCE.backward(x, dy, g, im, iv, EPS, false, y, dg, db)));
     }
     for (Layout l : Layout.values()) {
       // StdConv2d: the layer's forward(x, y) against the backends' own calls, WS kernel then oneDNN convolution
@@ -154,7 +158,26 @@ public final class OverheadBench {
         via = "bare oneDNN execute";
       }
       cases.add(new Case("layer-norm forward " + rows + " vs " + via, api, bare));
+      if (via.equals("normkit kernel")) {
+        Tensor dy = random(owned, rows, Layout.CHANNELS_FIRST, 5), dx = zeros(owned, rows, Layout.CHANNELS_FIRST);
+        Tensor dg = zeros(owned, d, Layout.CHANNELS_FIRST), db = zeros(owned, d, Layout.CHANNELS_FIRST);
+        cases.add(new Case("layer-norm backward " + rows + " vs " + via,
+            () -> Functional.layerNormBackward(NATIVE, x, dy, d, g, m, v, EPS, dx, dg, db),
+            () -> NativeLayerNorm.INSTANCE.backward(x, dy, 1, g, m, v, EPS, dx, dg, db)));
+      }
     }
+    // weight standardization of the (256, 256, 3, 3) weights, the seed's variant
+    Shape weights = Shape.of(256, 256, 3, 3), filters = Shape.of(256);
+    Tensor w = random(owned, weights, Layout.CHANNELS_FIRST, 6), wHat = zeros(owned, weights, Layout.CHANNELS_FIRST);
+    Tensor dwHat = random(owned, weights, Layout.CHANNELS_FIRST, 7), dw = zeros(owned, weights, Layout.CHANNELS_FIRST);
+    Tensor wm = zeros(owned, filters, Layout.CHANNELS_FIRST), wr = zeros(owned, filters, Layout.CHANNELS_FIRST);
+    cases.add(new Case("weight-std forward (256, 256, 3, 3)",
+        () -> Functional.weightStandardize(NATIVE, w, WsVariant.SEED, EPS, 1.0, null, wHat, wm, wr),
+        () -> NativeWeightStandardization.INSTANCE.forward(w, WsVariant.SEED, EPS, 1.0, null, wHat, wm, wr)));
+    cases.add(new Case("weight-std backward (256, 256, 3, 3)",
+        () -> Functional.weightStandardizeBackward(NATIVE, w, dwHat, WsVariant.SEED, EPS, 1.0, null, wm, wr, dw, null),
+        () -> NativeWeightStandardization.INSTANCE.backward(w, dwHat, WsVariant.SEED, EPS, 1.0, null, wm, wr, dw,
+            null)));
     return cases;
   }
 
