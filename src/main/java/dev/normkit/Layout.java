@@ -71,6 +71,14 @@ public enum Layout {
     return strides;
   }
 
+  /**
+   * The layout oneDNN should be told for a tensor of {@code shape} in {@code layout}: CHANNELS_FIRST when the shape
+   * has the same memory order in both (so that equal memory always gets one primitive), else the layout itself.
+   */
+  public static Layout canonical(Shape shape, Layout layout) {
+    return layoutsCoincide(shape) ? CHANNELS_FIRST : layout;
+  }
+
   /** True when {@code shape} in this layout has the same memory order as in the other layout. */
   public static boolean layoutsCoincide(Shape shape) {
     if (shape.rank() <= 2) return true;

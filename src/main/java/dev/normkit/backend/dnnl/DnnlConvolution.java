@@ -153,9 +153,8 @@ public final class DnnlConvolution implements ConvolutionKernel {
     return new Key(pass, x.shape(), xLayout, w.shape(), layout(w), yLayout, spec, bias);
   }
 
-  /** A tensor's layout, or CHANNELS_FIRST when its shape has the same memory order in both. */
   private static Layout layout(Tensor t) {
-    return Layout.layoutsCoincide(t.shape()) ? Layout.CHANNELS_FIRST : t.layout();
+    return Layout.canonical(t.shape(), t.layout());
   }
 
   private static DnnlPrimitive acquire(Key key) {
@@ -187,13 +186,11 @@ public final class DnnlConvolution implements ConvolutionKernel {
    * -> 32, 14.5 MFLOP but 0.8 M outputs, gains from 2 threads (NHWC 331 / 169), hence the activation bound.
    */
   private static int threadsFor(Key key) {
-    int requested = ThreadPolicy.threads();
-    if (requested == 1) return 1;
     Shape y = key.y();
-    long activations = key.x.elementCount() + y.elementCount();
+    if (key.x.elementCount() + y.elementCount() >= SMALL_ACTIVATIONS) return ThreadPolicy.threads();
     double flops = 2.0 * y.elementCount() * key.w.dim(1) * key.w.dim(2) * key.w.dim(3);
-    double small = key.xLayout == Layout.CHANNELS_LAST ? SMALL_FLOPS_CHANNELS_LAST : SMALL_FLOPS_CHANNELS_FIRST;
-    return activations < SMALL_ACTIVATIONS && flops < small ? 1 : requested;
+    return ThreadPolicy.threadsFor(
+        flops, key.xLayout == Layout.CHANNELS_LAST ? SMALL_FLOPS_CHANNELS_LAST : SMALL_FLOPS_CHANNELS_FIRST);
   }
 
   private static DnnlPrimitive create(Key key) {

@@ -67,7 +67,7 @@ public final class DnnlGroupNorm implements GroupNormKernel {
 
   private static DnnlPrimitive acquire(Pass pass, Tensor x, int groups, boolean affine, double eps) {
     Shape shape = x.shape().rank() == 2 ? Shape.of(x.shape().batch(), x.shape().channels(), 1) : x.shape();
-    Layout layout = Layout.layoutsCoincide(shape) ? Layout.CHANNELS_FIRST : x.layout();
+    Layout layout = Layout.canonical(shape, x.layout());
     Key key = new Key(pass, shape, layout, groups, NormalizationPrimitives.flags(affine), (float) eps);
     return PrimitiveCache.global().acquire(key, () -> create(key));
   }

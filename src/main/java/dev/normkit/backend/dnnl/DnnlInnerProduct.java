@@ -35,15 +35,18 @@ public final class DnnlInnerProduct {
 
   /** The output shape (N, O). */
   public static Shape outputShape(Shape x, Shape w) {
-    Checks.argument(x.rank() == 4 && w.rank() == 4 && x.product(1, 4) == w.product(1, 4),
-        "inner product needs x (N, C, H, W) and w (O, C, H, W), got " + x + " and " + w);
-    return Shape.of(x.dim(0), w.dim(0));
+    // the message is built only when the check fails: this runs on every call
+    if (x.rank() != 4 || w.rank() != 4 || x.product(1, 4) != w.product(1, 4)) {
+      throw new IllegalArgumentException(
+          "inner product needs x (N, C, H, W) and w (O, C, H, W), got " + x + " and " + w);
+    }
+    return Shape.matrix(x.dim(0), w.dim(0));
   }
 
   /** y = flatten(x) . w^T + b. */
   public static void forward(Tensor x, Tensor w, Tensor b, Tensor y) {
     Checks.shape(y, outputShape(x.shape(), w.shape()), "output");
-    Checks.shape(b, Shape.of(w.shape().dim(0)), "bias");
+    Checks.shape(b, Shape.vector(w.shape().dim(0)), "bias");
     Key key = key(Pass.FORWARD, x, w);
     PrimitiveCache.execute(key, () -> create(key), threads(key), x, w, b, y);
   }
@@ -58,7 +61,7 @@ public final class DnnlInnerProduct {
   /** dw = dy^T . flatten(x) (w's shape and layout), db = column sums of dy. */
   public static void backwardWeights(Tensor x, Tensor dy, Tensor dw, Tensor db) {
     Checks.shape(dy, outputShape(x.shape(), dw.shape()), "gradOutput");
-    Checks.shape(db, Shape.of(dw.shape().dim(0)), "gradBias");
+    Checks.shape(db, Shape.vector(dw.shape().dim(0)), "gradBias");
     Key key = key(Pass.BACKWARD_WEIGHTS, x, dw);
     PrimitiveCache.execute(key, () -> create(key), threads(key), x, dy, dw, db);
   }
@@ -89,9 +92,8 @@ public final class DnnlInnerProduct {
     return new Key(pass, x.shape(), layout(x), w.shape(), layout(w));
   }
 
-  /** A tensor's layout, or CHANNELS_FIRST when its shape has the same memory order in both. */
   private static Layout layout(Tensor t) {
-    return Layout.layoutsCoincide(t.shape()) ? Layout.CHANNELS_FIRST : t.layout();
+    return Layout.canonical(t.shape(), t.layout());
   }
 
   private static DnnlPrimitive create(Key key) {

@@ -41,9 +41,11 @@ public final class DnnlMaxPool {
 
   /** The output shape (N, C, H / k, W / k). */
   public static Shape outputShape(Shape x, int window) {
-    Checks.argument(x.rank() == 4, "max pool input must have shape (N, C, H, W), got " + x);
-    Checks.argument(window >= 1 && x.dim(2) % window == 0 && x.dim(3) % window == 0,
-        "max pool window " + window + " does not tile input " + x);
+    // each message is built only when its check fails: this runs on every call
+    if (x.rank() != 4) throw new IllegalArgumentException("max pool input must have shape (N, C, H, W), got " + x);
+    if (window < 1 || x.dim(2) % window != 0 || x.dim(3) % window != 0) {
+      throw new IllegalArgumentException("max pool window " + window + " does not tile input " + x);
+    }
     return Shape.of(x.dim(0), x.dim(1), x.dim(2) / window, x.dim(3) / window);
   }
 

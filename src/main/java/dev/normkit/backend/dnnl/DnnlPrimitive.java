@@ -3,9 +3,11 @@ package dev.normkit.backend.dnnl;
 import static dev.normkit.backend.dnnl.Dnnl.check;
 import static org.bytedeco.dnnl.global.dnnl.*;
 
+import dev.normkit.Layout;
 import dev.normkit.Shape;
 import dev.normkit.Tensor;
 import dev.normkit.backend.ThreadPolicy;
+import dev.normkit.backend.kernels.NormkitKernels;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.bytedeco.dnnl.dnnl_exec_arg_t;
 import org.bytedeco.dnnl.dnnl_memory;
@@ -65,7 +67,7 @@ public final class DnnlPrimitive {
     this.scratchpadBytes = dnnl_memory_desc_get_size(scratchpadDesc);
     this.implementation = implementationName(pd);
     dnnl_primitive p = new dnnl_primitive();
-    this.threads = dev.normkit.backend.kernels.NormkitKernels.maxThreads();
+    this.threads = NormkitKernels.maxThreads();
     check(dnnl_primitive_create(p, pd), "create the " + name + " primitive");
     this.primitive = p;
   }
@@ -95,7 +97,12 @@ public final class DnnlPrimitive {
     Tensor t = buffers.poll();
     if (t != null && t.elementCount() * Float.BYTES >= bytes) return t;
     if (t != null) t.close();
-    return Tensor.empty(Shape.of((bytes + Float.BYTES - 1) / Float.BYTES), dev.normkit.Layout.CHANNELS_FIRST);
+    return bytes(bytes);
+  }
+
+  /** A tensor of at least {@code bytes} bytes (64-byte aligned, as every tensor), for oneDNN's own formats. */
+  private static Tensor bytes(long bytes) {
+    return Tensor.empty(Shape.of((bytes + Float.BYTES - 1) / Float.BYTES), Layout.CHANNELS_FIRST);
   }
 
   /** Returns a buffer from {@link #borrowBuffer} to the pool (freed now if the primitive is already destroyed). */
@@ -197,7 +204,7 @@ public final class DnnlPrimitive {
         execArgs.position(i).arg(args[i]).memory(memories[i]);
       }
       if (scratchpadBytes > 0) {
-        scratchpad = Tensor.empty(Shape.of((scratchpadBytes + Float.BYTES - 1) / Float.BYTES), dev.normkit.Layout.CHANNELS_FIRST);
+        scratchpad = bytes(scratchpadBytes);
         scratchpadMemory = new dnnl_memory();
         check(
             dnnl_memory_create(scratchpadMemory, scratchpadDesc, Dnnl.engine(), scratchpad.pointer()),

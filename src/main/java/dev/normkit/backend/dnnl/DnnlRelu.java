@@ -33,7 +33,7 @@ public final class DnnlRelu {
    * forward and backward): 50K values 2.4 / 26 and 3.5 / 29; 200K 17.5 / 33 and 17.6 / 40; 800K 78 / 74 and 83 / 78;
    * 3.2M 540 / 207 and 572 / 291.
    */
-  static final double ONE_THREAD_BELOW = 1 << 20;
+  private static final double ONE_THREAD_BELOW = 1 << 20;
 
   /** y = max(x, 0); y has x's shape and layout and may be x. */
   public static void forward(Tensor x, Tensor y) {
