@@ -180,13 +180,23 @@ inline int64_t next_visit(const shape &p, int64_t m, int64_t i0, int64_t length)
     return m + 1 < p.rows ? (m + 1) * p.d + i0 : i0 + length;
 }
 
-// Prefetches the cache lines of values [next + j0, next + j0 + n) of a tensor of `size` values: piece j0 of the next
-// visit (nothing past the tensor's end; nothing when next is -1).
-inline void prefetch_piece(const float *base, int64_t next, int64_t j0, int64_t n, int64_t size) {
-    if (next < 0) return;
-    const int64_t end = std::min(next + j0 + n, size);
-    for (int64_t i = next + j0; i < end; i += kFloatsPerVector) {
-        _mm_prefetch(reinterpret_cast<const char *>(base + i), _MM_HINT_T0);
+// Calls piece(o, j0, jn) over the values [i0, i0 + len) of row m of a chunked pass (o = m * d + i0 + j0, the
+// piece's offset in the tensor): one piece without prefetching, else pieces of kPrefetchBlock values, each after
+// asking for the same piece of the next visit in `first` and `second` (second may be null).
+template <class Piece>
+inline void for_each_piece(const shape &p, int64_t m, int64_t i0, int64_t len, int64_t length, const float *first,
+                           const float *second, Piece piece) {
+    const int64_t next = next_visit(p, m, i0, length), step = next < 0 ? len : kPrefetchBlock;
+    for (int64_t j0 = 0; j0 < len; j0 += step) {
+        const int64_t jn = std::min(step, len - j0);
+        if (next >= 0) {
+            const int64_t end = std::min(next + j0 + jn, p.rows * p.d);
+            for (int64_t i = next + j0; i < end; i += kFloatsPerVector) {
+                _mm_prefetch(reinterpret_cast<const char *>(first + i), _MM_HINT_T0);
+                if (second) _mm_prefetch(reinterpret_cast<const char *>(second + i), _MM_HINT_T0);
+            }
+        }
+        piece(m * p.d + i0 + j0, j0, jn);
     }
 }
 
@@ -236,13 +246,10 @@ void rows_forward(const shape &p, int64_t threads, const float *src, const float
             const float *g = parameter_tile(p, gamma, i0, len, scratch.tile(t, 0));
             const float *b = parameter_tile(p, beta, i0, len, scratch.tile(t, 1));
             for (int64_t m = 0; m < p.rows; ++m) {
-                const int64_t next = next_visit(p, m, i0, ch.length), piece = next < 0 ? len : kPrefetchBlock;
-                for (int64_t j0 = 0; j0 < len; j0 += piece) {
-                    const int64_t jn = std::min(piece, len - j0), o = m * p.d + i0 + j0;
-                    prefetch_piece(src, next, j0, jn, p.rows * p.d);
+                for_each_piece(p, m, i0, len, ch.length, src, nullptr, [&](int64_t o, int64_t j0, int64_t jn) {
                     row_output(src + o, dst + o, 0, jn, row_coefficients[m], g ? g + j0 : nullptr,
                                b ? b + j0 : nullptr, stream);
-                }
+                });
             }
         }
         if (stream) stream_fence();
@@ -341,13 +348,9 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
             }
             // pieces of kPrefetchBlock values (a multiple of the lanes: the same additions as one run)
             gradient_lanes<false> sums;
-            const int64_t next = next_visit(p, m, i0, ch.length), piece = next < 0 ? len : kPrefetchBlock;
-            for (int64_t j0 = 0; j0 < len; j0 += piece) {
-                const int64_t jn = std::min(piece, len - j0), o = m * p.d + i0 + j0;
-                prefetch_piece(src, next, j0, jn, p.rows * p.d);
-                prefetch_piece(diff_dst, next, j0, jn, p.rows * p.d);
+            for_each_piece(p, m, i0, len, ch.length, src, diff_dst, [&](int64_t o, int64_t j0, int64_t jn) {
                 sums.add(src + o, diff_dst + o, g ? g + j0 : nullptr, jn, r.mean[m]);
-            }
+            });
             r.chunk_sums[m * ch.count + q] = sums.sums();
         }
 #pragma omp for schedule(static)
@@ -370,11 +373,7 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
                 std::fill(db, db + len, 0.0);
             }
             for (int64_t m = 0; m < p.rows; ++m) {
-                const int64_t next = next_visit(p, m, i0, ch.length), piece = next < 0 ? len : kPrefetchBlock;
-                for (int64_t j0 = 0; j0 < len; j0 += piece) {
-                    const int64_t jn = std::min(piece, len - j0), o = m * p.d + i0 + j0;
-                    prefetch_piece(src, next, j0, jn, p.rows * p.d);
-                    prefetch_piece(diff_dst, next, j0, jn, p.rows * p.d);
+                for_each_piece(p, m, i0, len, ch.length, src, diff_dst, [&](int64_t o, int64_t j0, int64_t jn) {
                     const float *x = src + o, *dy = diff_dst + o, *gj = g ? g + j0 : nullptr;
                     if (want_params) {
                         run_gradient_affine_with_parameters(dy, x, diff_src + o, jn, r.row_coefficients[m], gj,
@@ -382,7 +381,7 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
                     } else {
                         row_gradient_output(x, dy, diff_src + o, gj, 0, jn, r.row_coefficients[m], stream);
                     }
-                }
+                });
             }
             store_parameter_tile(p, dg, i0, len, r.diff_gamma);
             store_parameter_tile(p, db, i0, len, r.diff_beta);
