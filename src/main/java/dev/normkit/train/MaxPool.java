@@ -1,6 +1,7 @@
 package dev.normkit.train;
 
 import dev.normkit.Layout;
+import dev.normkit.Shape;
 import dev.normkit.Tensor;
 import dev.normkit.backend.dnnl.DnnlMaxPool;
 
@@ -8,11 +9,17 @@ import dev.normkit.backend.dnnl.DnnlMaxPool;
 final class MaxPool extends Layer {
   private static final int WINDOW = 2;
   private Tensor input, workspace;
+  private Shape workspaceShape;
+  private Layout workspaceLayout;
 
   @Override
   Tensor forward(Tensor x) {
     input = x;
-    workspace = buffer("workspace", DnnlMaxPool.workspaceShape(x, WINDOW), Layout.CHANNELS_FIRST);
+    if (!x.shape().equals(workspaceShape) || x.layout() != workspaceLayout) {  // asked of oneDNN once per input
+      workspace = buffer("workspace", DnnlMaxPool.workspaceShape(x, WINDOW), Layout.CHANNELS_FIRST);
+      workspaceShape = x.shape();
+      workspaceLayout = x.layout();
+    }
     Tensor y = buffer("y", DnnlMaxPool.outputShape(x.shape(), WINDOW), x.layout());
     DnnlMaxPool.forward(x, y, workspace, WINDOW);
     return y;
