@@ -64,19 +64,24 @@ inline void prefetch_row_ahead(const float *x, int64_t stride, int64_t r, int64_
     _mm_prefetch(reinterpret_cast<const char *>(x + ahead * stride + j), _MM_HINT_T0);
 }
 
-// Below these many elements a kernel runs on the calling thread: waking sleeping OpenMP threads (normkit's default
-// wait policy is passive, see NativeRuntime) and joining them costs more than the second core saves. Measured on a
-// 2-core Zen 4 VM, (8, 64, S) batch, group and instance norm, median us with 1 / 2 threads:
-//   elements   BN inference   BN training   BN backward   GN forward    IN forward      (nchw; nhwc alike)
-//   131072       8.8 / 40       19 / 36       33 / 43       21 / 36       21 / 41
-//   524288        49 / 86       84 / 99      102 / 106      66 / 87       74 / 105
-//   1048576      125 / 128     193 / 144     229 / 189     122 / 143     133 / 158
-//   2097152      236 / 290     409 / 284     928 / 466     341 / 239     295 / 272
-//   4194304      500 / 374     958 / 490    1900 / 638     858 / 387     776 / 428
-// Passes that sum (statistics, gradients) do more work per byte and gain from a second thread sooner than a pure
-// elementwise pass (inference, constant-statistics backward).
-constexpr int64_t kParallelThreshold = int64_t{1} << 20;
-constexpr int64_t kElementwiseParallelThreshold = int64_t{1} << 22;
+// Below these many elements a kernel runs on the calling thread. A second thread that is still spinning for work
+// (normkit's default OpenMP setting, see NativeRuntime: GOMP_SPINCOUNT=10000, about 0.2 ms) joins a region in under a
+// microsecond; one that has gone to sleep takes 45-75 us to wake on these VMs. The thresholds are where two warm
+// threads win clearly (1.3-1.7x at 2^18 for sums, the seed's (32, 64, 14, 14) is 401,408). A call at the threshold
+// that comes after more than ~0.2 ms without parallel work pays the wake-up once: up to 2x its 1-thread time at 2^18,
+// about 1.2x at 2^20.
+// Measured on a 2-core Zen 5 VM, (8, 64, S), median us with 1 / 2 warm threads (NCHW; NHWC alike or better for 2):
+//   elements   BN inference   BN training   BN backward   GN forward    GN backward   IN forward
+//   65536        4.0 / 2.6      9.1 / 5.5     14 / 9.3      11 / 7.1      14 / 7.9      11 / 8.3
+//   262144        25 / 27        43 / 34       49 / 35       34 / 25       40 / 28       35 / 25
+//   1048576      100 / 100      159 / 120     188 / 121     147 / 117     165 / 128     136 / 105
+//   4194304      436 / 445      841 / 535    1446 / 1211    721 / 651    1129 / 765     727 / 520
+// (NHWC BN inference: 129 / 80 us at 2^20.) With sleeping threads (OMP_WAIT_POLICY=PASSIVE) every region and
+// barrier pays the wake-up: 2 threads were slower than 1 up to 2^20 elements and beyond (BN backward 2^20: 213 / 388).
+// Passes that sum (statistics, gradients) take longer per element, so the wake-up weighs less on them than on a pure
+// elementwise pass (inference, constant-statistics backward), which gains less from a second thread.
+constexpr int64_t kParallelThreshold = int64_t{1} << 18;
+constexpr int64_t kElementwiseParallelThreshold = int64_t{1} << 20;
 
 // The environment variable NORMKIT_PARALLEL_THRESHOLD (elements), read once, replaces both thresholds: the test
 // suite sets it low so that its modest shapes run every multi-threaded partition.

@@ -7,16 +7,26 @@ import org.bytedeco.javacpp.Loader;
  * Loads the native runtime once: first the OpenMP settings that libgomp only reads when it is loaded, then the
  * dnnl preset (libgomp.so.1 and libdnnl.so.3 from its jar), which normkit's own kernels share.
  *
- * <p>OpenMP wait policy: unless the process already has {@code OMP_WAIT_POLICY} in its environment, normkit sets it to
- * {@value #DEFAULT_WAIT_POLICY} (threads sleep between parallel regions instead of spinning). Measured on these
- * 2-core machines (README, Performance): spinning threads compete with the JVM's own threads and with any other
- * process for the two cores, and a team of two then waits for a descheduled member a whole scheduler tick; the
- * passive policy loses nothing on the large shapes and is several times faster under load. Set OMP_WAIT_POLICY
- * (ACTIVE or PASSIVE) in the environment to choose otherwise.
+ * <p>OpenMP wait policy: unless the process already has {@code OMP_WAIT_POLICY} or {@code GOMP_SPINCOUNT} in its
+ * environment, normkit sets {@code GOMP_SPINCOUNT} to {@value #DEFAULT_SPIN_COUNT}: an idle OpenMP thread spins
+ * that many polls (about 0.2 ms on these machines) for the next parallel region, then sleeps. Measured on the
+ * 2-core VMs (README, Performance):
+ *
+ * <ul>
+ *   <li>waking a sleeping thread costs 45-75 us per parallel region or barrier (an empty 2-thread region: 53-77 us
+ *       with {@code OMP_WAIT_POLICY=PASSIVE}, 0.6 us while the thread still spins), so with always-sleeping threads
+ *       a second thread slowed every pass below a few million values (a batch-norm backward over 2^20 values:
+ *       213 us with 1 thread, 388 us with 2 passive, 125-130 us with 2 spinning);
+ *   <li>libgomp's own default (300,000 polls, several milliseconds) made the test suite slower under load (66 s
+ *       against 57 s with one core busy elsewhere); {@value #DEFAULT_SPIN_COUNT} polls cost nothing there (56 s);
+ *   <li>shorter spins keep the cost of a spinning thread that the scheduler put on the caller's core small.
+ * </ul>
+ *
+ * Set {@code OMP_WAIT_POLICY} (ACTIVE or PASSIVE) or {@code GOMP_SPINCOUNT} in the environment to choose otherwise.
  */
 public final class NativeRuntime {
-  /** The OpenMP wait policy normkit asks for when the environment does not say. */
-  public static final String DEFAULT_WAIT_POLICY = "PASSIVE";
+  /** The polls an idle OpenMP thread spins before it sleeps, when the environment does not say. */
+  public static final String DEFAULT_SPIN_COUNT = "10000";
 
   private static final String WAIT_POLICY = loadRuntime();
 
@@ -27,15 +37,25 @@ public final class NativeRuntime {
     if (WAIT_POLICY == null) throw new IllegalStateException("native runtime not loaded");
   }
 
-  /** The OpenMP wait policy in force: the environment's, or {@link #DEFAULT_WAIT_POLICY}. */
+  /**
+   * The OpenMP wait settings in force, as libgomp read them: {@code OMP_WAIT_POLICY=...} and/or {@code
+   * GOMP_SPINCOUNT=...}, space-separated, from the environment or normkit's default.
+   */
   public static String waitPolicy() {
     return WAIT_POLICY;
   }
 
   private static String loadRuntime() {
-    ProcessEnvironment.setenv("OMP_WAIT_POLICY", DEFAULT_WAIT_POLICY, 0);
-    String policy = ProcessEnvironment.getenv("OMP_WAIT_POLICY");
+    if (ProcessEnvironment.getenv("OMP_WAIT_POLICY") == null) {
+      ProcessEnvironment.setenv("GOMP_SPINCOUNT", DEFAULT_SPIN_COUNT, 0);
+    }
+    String settings = describe("OMP_WAIT_POLICY") + describe("GOMP_SPINCOUNT");
     Loader.load(org.bytedeco.dnnl.global.dnnl.class);
-    return policy == null ? "" : policy;
+    return settings.strip();
+  }
+
+  private static String describe(String name) {
+    String value = ProcessEnvironment.getenv(name);
+    return value == null ? "" : " " + name + "=" + value;
   }
 }

@@ -7,11 +7,18 @@ import org.junit.jupiter.api.Test;
 
 class NativeRuntimeTest {
   @Test
-  void waitPolicyIsTheEnvironmentsOrPassive() {
+  void spinCountIsTheEnvironmentsOrTheDefaultUnlessAWaitPolicyIsGiven() {
     NativeRuntime.load();
-    String inherited = System.getenv("OMP_WAIT_POLICY"); // the environment the JVM started with
-    String expected = inherited != null ? inherited : NativeRuntime.DEFAULT_WAIT_POLICY;
+    // the environment the JVM started with
+    String policy = System.getenv("OMP_WAIT_POLICY");
+    String spin = System.getenv("GOMP_SPINCOUNT");
+    String expectedSpin = spin != null ? spin : policy == null ? NativeRuntime.DEFAULT_SPIN_COUNT : null;
+    assertEquals(expectedSpin, ProcessEnvironment.getenv("GOMP_SPINCOUNT"));
+    assertEquals(policy, ProcessEnvironment.getenv("OMP_WAIT_POLICY"));
+    String expected =
+        ((policy == null ? "" : "OMP_WAIT_POLICY=" + policy)
+                + (expectedSpin == null ? "" : " GOMP_SPINCOUNT=" + expectedSpin))
+            .strip();
     assertEquals(expected, NativeRuntime.waitPolicy());
-    assertEquals(expected, ProcessEnvironment.getenv("OMP_WAIT_POLICY"));
   }
 }
