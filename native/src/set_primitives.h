@@ -66,22 +66,20 @@ inline void prefetch_row_ahead(const float *x, int64_t stride, int64_t r, int64_
 
 // Below these many elements a kernel runs on the calling thread. A second thread that is still spinning for work
 // (normkit's default OpenMP setting, see NativeRuntime: GOMP_SPINCOUNT=10000, about 0.2 ms) joins a region in under a
-// microsecond; one that has gone to sleep takes 45-75 us to wake on these VMs. The thresholds are where two warm
-// threads win clearly (1.3-1.7x at 2^18 for sums, the seed's (32, 64, 14, 14) is 401,408). A call at the threshold
-// that comes after more than ~0.2 ms without parallel work pays the wake-up once: up to 2x its 1-thread time at 2^18,
-// about 1.2x at 2^20.
+// microsecond; one that has gone to sleep takes 45-75 us to wake on these VMs. From the threshold, two warm threads
+// win clearly (1.3-2x; the seed's (32, 64, 14, 14) is 401,408 values). A call near the threshold that comes after
+// more than ~0.2 ms without parallel work pays the wake-up once: up to 2-3x its 1-thread time at 2^18 (tens of us).
 // Measured on a 2-core Zen 5 VM, (8, 64, S), median us with 1 / 2 warm threads (NCHW; NHWC alike or better for 2):
 //   elements   BN inference   BN training   BN backward   GN forward    GN backward   IN forward
 //   65536        4.0 / 2.6      9.1 / 5.5     14 / 9.3      11 / 7.1      14 / 7.9      11 / 8.3
-//   262144        25 / 27        43 / 34       49 / 35       34 / 25       40 / 28       35 / 25
+//   262144        23 / 14        43 / 34       49 / 35       34 / 25       40 / 28       35 / 25
 //   1048576      100 / 100      159 / 120     188 / 121     147 / 117     165 / 128     136 / 105
 //   4194304      436 / 445      841 / 535    1446 / 1211    721 / 651    1129 / 765     727 / 520
-// (NHWC BN inference: 129 / 80 us at 2^20.) With sleeping threads (OMP_WAIT_POLICY=PASSIVE) every region and
-// barrier pays the wake-up: 2 threads were slower than 1 up to 2^20 elements and beyond (BN backward 2^20: 213 / 388).
-// Passes that sum (statistics, gradients) take longer per element, so the wake-up weighs less on them than on a pure
-// elementwise pass (inference, constant-statistics backward), which gains less from a second thread.
+// (BN inference: (32, 64, 196) 30.5 / 15.6, (8, 64, 1024) 46 / 27; NHWC 129 / 80 at 2^20.) With sleeping threads
+// (OMP_WAIT_POLICY=PASSIVE) every region and barrier pays the wake-up: 2 threads were slower than 1 up to 2^20
+// elements and beyond (BN backward 2^20: 213 / 388).
 constexpr int64_t kParallelThreshold = int64_t{1} << 18;
-constexpr int64_t kElementwiseParallelThreshold = int64_t{1} << 20;
+constexpr int64_t kElementwiseParallelThreshold = int64_t{1} << 18;
 
 // The environment variable NORMKIT_PARALLEL_THRESHOLD (elements), read once, replaces both thresholds: the test
 // suite sets it low so that its modest shapes run every multi-threaded partition.
