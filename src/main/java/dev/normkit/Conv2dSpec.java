@@ -70,6 +70,22 @@ public final class Conv2dSpec {
    * {@link IllegalArgumentException} naming the value that does not fit.
    */
   public Shape outputShape(Shape x, Shape w) {
+    validate(x, w);
+    return Shape.of(x.dim(0), w.dim(0), outputHeight(x, w), outputWidth(x, w));
+  }
+
+  /**
+   * Whether {@code y} is the output shape of input {@code x} and weight {@code w}, which are validated as by
+   * {@link #outputShape}; unlike it, allocates nothing (it runs on every call).
+   */
+  public boolean isOutputShape(Shape y, Shape x, Shape w) {
+    validate(x, w);
+    return y.rank() == 4 && y.dim(0) == x.dim(0) && y.dim(1) == w.dim(0) && y.dim(2) == outputHeight(x, w)
+        && y.dim(3) == outputWidth(x, w);
+  }
+
+  /** Checks that input {@code x} and weight {@code w} fit this geometry (IllegalArgumentException naming the value). */
+  public void validate(Shape x, Shape w) {
     // each message is built only when its check fails: this runs on every call
     if (x.rank() != 4) throw new IllegalArgumentException("conv2d input must have shape (N, C, H, W), got " + x);
     if (w.rank() != 4) {
@@ -86,14 +102,19 @@ public final class Conv2dSpec {
       throw new IllegalArgumentException(
           "weight " + w + " needs C/groups = " + (c / groups) + " input channels per group, has " + w.dim(1));
     }
-    long oh = outputSize(x.dim(2), w.dim(2), strideH, padH, dilationH);
-    long ow = outputSize(x.dim(3), w.dim(3), strideW, padW, dilationW);
-    if (oh < 1 || ow < 1) {
+    if (outputHeight(x, w) < 1 || outputWidth(x, w) < 1) {
       throw new IllegalArgumentException(
           "kernel " + w.dim(2) + "x" + w.dim(3) + " with padding (" + padH + ", " + padW + ") and dilation ("
               + dilationH + ", " + dilationW + ") does not fit input " + x.dim(2) + "x" + x.dim(3));
     }
-    return Shape.of(x.dim(0), o, oh, ow);
+  }
+
+  private long outputHeight(Shape x, Shape w) {
+    return outputSize(x.dim(2), w.dim(2), strideH, padH, dilationH);
+  }
+
+  private long outputWidth(Shape x, Shape w) {
+    return outputSize(x.dim(3), w.dim(3), strideW, padW, dilationW);
   }
 
   @Override

@@ -462,16 +462,16 @@ public final class Functional {
 
   /** PyTorch's {@code F.conv2d(x, w, bias, stride, padding, dilation, groups)}. */
   public static Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
-    Shape out = checkConv(x, w, bias, spec);
-    Tensor y = Tensor.empty(out, x.layout());
+    checkConv(x, w, bias, spec);
+    Tensor y = Tensor.empty(spec.outputShape(x.shape(), w.shape()), x.layout());
     return filled(y, o -> conv2d(Backend.defaultBackend(), x, w, bias, spec, o));
   }
 
   /** The full form of conv2d: writes y (shape from {@link Conv2dSpec#outputShape}, x's layout). */
   public static void conv2d(Backend backend, Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Tensor y) {
     Checks.notNull(backend, "backend");
-    Shape out = checkConv(x, w, bias, spec);
-    Checks.shapeAndLayout(y, out, x.layout(), "output");
+    checkConv(x, w, bias, spec);
+    Checks.shapeAndLayout(y, convOutputShape(spec, x, w, y, "output"), x.layout(), "output");
     if (y.elementCount() == 0) return;
     if (x.elementCount() == 0) {
       y.fill(0);
@@ -484,8 +484,8 @@ public final class Functional {
   public static void conv2dBackward(
       Backend backend, Tensor x, Tensor w, Tensor dy, Conv2dSpec spec, Tensor dx, Tensor dw, Tensor dbias) {
     Checks.notNull(backend, "backend");
-    Shape out = checkConv(x, w, dbias, spec);
-    Checks.shapeAndLayout(dy, out, x.layout(), "gradOutput");
+    checkConv(x, w, dbias, spec);
+    Checks.shapeAndLayout(dy, convOutputShape(spec, x, w, dy, "gradOutput"), x.layout(), "gradOutput");
     if (dx != null) Checks.shapeAndLayout(dx, x.shape(), x.layout(), "gradInput");
     if (dw != null) Checks.shapeAndLayout(dw, w.shape(), w.layout(), "gradWeight");
     if (dy.elementCount() == 0 || x.elementCount() == 0) {
@@ -567,13 +567,21 @@ public final class Functional {
     }
   }
 
-  private static Shape checkConv(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
+  private static void checkConv(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
     Checks.notNull(x, "input").checkOpen();
     Checks.notNull(w, "weight").checkOpen();
     Checks.notNull(spec, "spec");
-    Shape out = spec.outputShape(x.shape(), w.shape());
-    Checks.optionalShape(bias, Shape.vector(w.shape().dim(0)), "bias");
-    return out;
+    spec.validate(x.shape(), w.shape());
+    if (bias != null) Checks.optionalShape(bias, Shape.vector(w.shape().dim(0)), "bias");
+  }
+
+  /**
+   * The convolution's output shape for the check of {@code y} (or dy): y's own shape when it is right, so that a
+   * correct call allocates nothing; the expected shape otherwise, for the message.
+   */
+  private static Shape convOutputShape(Conv2dSpec spec, Tensor x, Tensor w, Tensor y, String name) {
+    Checks.notNull(y, name);
+    return spec.isOutputShape(y.shape(), x.shape(), w.shape()) ? y.shape() : spec.outputShape(x.shape(), w.shape());
   }
 
   /** For an empty input: gradients of parameters are zero (sums over nothing) and dx is empty. */

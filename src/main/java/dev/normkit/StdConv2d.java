@@ -70,7 +70,7 @@ public final class StdConv2d extends AbstractLayer {
   public synchronized void forward(Tensor x, Tensor y) {
     checkOpen();
     Checks.notNull(x, "input").checkOpen();
-    spec.outputShape(x.shape(), weight.shape());
+    spec.validate(x.shape(), weight.shape());
     ws.forward(weight, standardized);
     Functional.conv2d(backend, x, standardized, bias, spec, y);
     lastInput = x;

@@ -48,7 +48,7 @@ public final class ThreadPolicy {
 
   /**
    * The threads for a call of {@code work} units (values, or flops) of a kind that runs best on one thread below
-   * {@code oneThreadBelow} units (waking the passive second thread costs 20-30 us per parallel region on these VMs):
+   * {@code oneThreadBelow} units (waking a sleeping second thread costs 20-75 us per parallel region on these VMs):
    * 1 below it, else the requested count.
    */
   public static int threadsFor(double work, double oneThreadBelow) {

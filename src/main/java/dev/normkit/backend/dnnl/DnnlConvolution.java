@@ -10,6 +10,7 @@ import dev.normkit.Tensor;
 import dev.normkit.backend.ConvolutionKernel;
 import dev.normkit.backend.ThreadPolicy;
 import java.util.Locale;
+import java.util.function.Supplier;
 import org.bytedeco.dnnl.dnnl_memory_desc;
 import org.bytedeco.dnnl.dnnl_primitive_attr;
 import org.bytedeco.dnnl.dnnl_primitive_desc;
@@ -48,7 +49,49 @@ public final class DnnlConvolution implements ConvolutionKernel {
     Shape y() {
       return spec.outputShape(x, w);
     }
+
+    boolean matches(
+        Pass pass, Shape x, Layout xLayout, Shape w, Layout wLayout, Layout yLayout, Conv2dSpec spec, boolean bias) {
+      return this.pass == pass && this.xLayout == xLayout && this.wLayout == wLayout && this.yLayout == yLayout
+          && this.bias == bias && this.x.equals(x) && this.w.equals(w) && this.spec.equals(spec);
+    }
   }
+
+  /**
+   * What a call of one configuration needs besides its tensors, built once: the cache keys of the convolution and of
+   * its weight reorder (with their thread counts) and their factories. Each thread keeps its most recent plans, so
+   * that a warm call allocates nothing (a key, its thread count and two factories per call were 424 bytes).
+   */
+  private static final class Plan {
+    final Key key;
+    /** The thread count requested when the plan was made (the plan is stale once the request changes). */
+    final int requestedThreads;
+    final PrimitiveCache.ThreadedKey convolution, reorder;
+    final Supplier<DnnlPrimitive> createConvolution, createReorder;
+
+    Plan(Key key) {
+      this.key = key;
+      this.requestedThreads = ThreadPolicy.threads();
+      int threads = threadsFor(key);
+      this.convolution = new PrimitiveCache.ThreadedKey(key, threads);
+      this.reorder = new PrimitiveCache.ThreadedKey(new WeightReorderKey(key), threads);
+      this.createConvolution = () -> create(key);
+      this.createReorder = () -> createWeightReorder(key);
+    }
+
+    DnnlPrimitive acquireConvolution() {
+      return PrimitiveCache.global().acquire(convolution, createConvolution);
+    }
+
+    DnnlPrimitive acquireReorder() {
+      return PrimitiveCache.global().acquire(reorder, createReorder);
+    }
+  }
+
+  /** Plans a thread remembers, most recently used first (a network's convolutions, all three passes). */
+  private static final int RECENT_PLANS = 16;
+
+  private static final ThreadLocal<Plan[]> recentPlans = ThreadLocal.withInitial(() -> new Plan[RECENT_PLANS]);
 
   /**
    * The reorder between the user's weight and the format the primitive of {@code conv} chose: user to chosen for
@@ -63,13 +106,18 @@ public final class DnnlConvolution implements ConvolutionKernel {
 
   @Override
   public void forward(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Tensor y) {
-    Key key = key(Pass.FORWARD, x, w, y, spec, bias != null);
-    DnnlPrimitive reorder = acquireWeightReorder(key);
+    Plan plan = plan(Pass.FORWARD, x, w, y, spec, bias != null);
+    DnnlPrimitive reorder = plan.acquireReorder();
     Tensor kernel = reorder.borrowBuffer(1);
     try {
       reorder.execute(w, kernel);
-      if (bias != null) execute(key, x, kernel, bias, y);
-      else execute(key, x, kernel, y);
+      DnnlPrimitive conv = plan.acquireConvolution();
+      try {
+        if (bias != null) conv.execute(x, kernel, bias, y);
+        else conv.execute(x, kernel, y);
+      } finally {
+        conv.release();
+      }
     } finally {
       reorder.recycle(kernel);
       reorder.release();
@@ -78,12 +126,17 @@ public final class DnnlConvolution implements ConvolutionKernel {
 
   @Override
   public void backwardData(Tensor dy, Tensor w, Conv2dSpec spec, Tensor dx) {
-    Key key = key(Pass.BACKWARD_DATA, dx, w, dy, spec, false);
-    DnnlPrimitive reorder = acquireWeightReorder(key);
+    Plan plan = plan(Pass.BACKWARD_DATA, dx, w, dy, spec, false);
+    DnnlPrimitive reorder = plan.acquireReorder();
     Tensor kernel = reorder.borrowBuffer(1);
     try {
       reorder.execute(w, kernel);
-      execute(key, dy, kernel, dx);
+      DnnlPrimitive conv = plan.acquireConvolution();
+      try {
+        conv.execute(dy, kernel, dx);
+      } finally {
+        conv.release();
+      }
     } finally {
       reorder.recycle(kernel);
       reorder.release();
@@ -96,12 +149,17 @@ public final class DnnlConvolution implements ConvolutionKernel {
       biasGradient(dy, dbias);
       return;
     }
-    Key key = key(Pass.BACKWARD_WEIGHTS, x, dw, dy, spec, dbias != null);
-    DnnlPrimitive reorder = acquireWeightReorder(key);
+    Plan plan = plan(Pass.BACKWARD_WEIGHTS, x, dw, dy, spec, dbias != null);
+    DnnlPrimitive reorder = plan.acquireReorder();
     Tensor kernelGradient = reorder.borrowBuffer(0);
     try {
-      if (dbias != null) execute(key, x, dy, kernelGradient, dbias);
-      else execute(key, x, dy, kernelGradient);
+      DnnlPrimitive conv = plan.acquireConvolution();
+      try {
+        if (dbias != null) conv.execute(x, dy, kernelGradient, dbias);
+        else conv.execute(x, dy, kernelGradient);
+      } finally {
+        conv.release();
+      }
       reorder.execute(kernelGradient, dw);
     } finally {
       reorder.recycle(kernelGradient);
@@ -116,7 +174,7 @@ public final class DnnlConvolution implements ConvolutionKernel {
   public static String implementations(Tensor x, Tensor w, Tensor y, Conv2dSpec spec, boolean bias) {
     StringBuilder names = new StringBuilder();
     for (Pass pass : Pass.values()) {
-      DnnlPrimitive p = acquire(key(pass, x, w, y, spec, bias && pass != Pass.BACKWARD_DATA));
+      DnnlPrimitive p = plan(pass, x, w, y, spec, bias && pass != Pass.BACKWARD_DATA).acquireConvolution();
       try {
         if (names.length() > 0) names.append(", ");
         names.append(pass.name().toLowerCase(Locale.ROOT).replace('_', ' ')).append(' ').append(p.implementation());
@@ -142,32 +200,35 @@ public final class DnnlConvolution implements ConvolutionKernel {
   }
 
   /**
-   * The key of a pass. An activation whose shape has the same memory order in both layouts (C = 1, as a grey image
-   * batch, or 1x1 spatial) is described in its partner's layout: given nchw beside nhwc, oneDNN falls back to its
-   * reference kernel (some hundred times slower), while for such a shape the nhwc description is equally true.
+   * The plan of a pass, from the thread's recent plans or new. An activation whose shape has the same memory order in
+   * both layouts (C = 1, as a grey image batch, or 1x1 spatial) is described in its partner's layout: given nchw
+   * beside nhwc, oneDNN falls back to its reference kernel (some hundred times slower), while for such a shape the
+   * nhwc description is equally true.
    */
-  private static Key key(Pass pass, Tensor x, Tensor w, Tensor y, Conv2dSpec spec, boolean bias) {
-    Layout xLayout = layout(x), yLayout = layout(y);
+  private static Plan plan(Pass pass, Tensor x, Tensor w, Tensor y, Conv2dSpec spec, boolean bias) {
+    Layout xLayout = layout(x), yLayout = layout(y), wLayout = layout(w);
     if (Layout.layoutsCoincide(x.shape())) xLayout = yLayout;
     else if (Layout.layoutsCoincide(y.shape())) yLayout = xLayout;
-    return new Key(pass, x.shape(), xLayout, w.shape(), layout(w), yLayout, spec, bias);
+    Plan[] recent = recentPlans.get();
+    int requested = ThreadPolicy.threads();
+    int found = 0;
+    while (found < recent.length && recent[found] != null
+        && !(recent[found].requestedThreads == requested
+            && recent[found].key.matches(pass, x.shape(), xLayout, w.shape(), wLayout, yLayout, spec, bias))) {
+      found++;
+    }
+    Plan plan =
+        found < recent.length && recent[found] != null
+            ? recent[found]
+            : new Plan(new Key(pass, x.shape(), xLayout, w.shape(), wLayout, yLayout, spec, bias));
+    // move to the front (a new plan pushes out the least recently used one)
+    System.arraycopy(recent, 0, recent, 1, Math.min(found, recent.length - 1));
+    recent[0] = plan;
+    return plan;
   }
 
   private static Layout layout(Tensor t) {
     return Layout.canonical(t.shape(), t.layout());
-  }
-
-  private static DnnlPrimitive acquire(Key key) {
-    return PrimitiveCache.global().acquire(key, () -> create(key), threadsFor(key));
-  }
-
-  private static void execute(Key key, Tensor... args) {
-    PrimitiveCache.execute(key, () -> create(key), threadsFor(key), args);
-  }
-
-  private static DnnlPrimitive acquireWeightReorder(Key key) {
-    WeightReorderKey reorderKey = new WeightReorderKey(key);
-    return PrimitiveCache.global().acquire(reorderKey, () -> createWeightReorder(key), threadsFor(key));
   }
 
   /** Multiply-adds times 2 below which a convolution (every pass) runs on one thread, per activation layout. */
@@ -178,7 +239,9 @@ public final class DnnlConvolution implements ConvolutionKernel {
 
   /**
    * The OpenMP threads of a convolution: the requested count, or one for a small problem, where oneDNN waking the
-   * passive second thread for each parallel region costs more than the thread saves. Measured (3x3, pad 1, 2-core
+   * second thread for each parallel region costs more than the thread saves. Measured while idle threads slept
+   * between regions (OMP_WAIT_POLICY=PASSIVE, normkit's setting until it chose a short spin, see NativeRuntime; with
+   * a spinning thread the crossover may be lower, not re-measured) (3x3, pad 1, 2-core
    * Zen 5 VM, us with 1 / 2 threads, forward and backward): (1, 64, 7, 7) -> 64, 3.6 MFLOP: NCHW 38 / 79 and 69 /
    * 293, NHWC 32 / 77 and 73 / 166; (2, 32, 14, 14) -> 64, 14.5 MFLOP: NCHW 97 / 195, NHWC 82 / 88 and 165 / 198;
    * (4, ...), 28.9 MFLOP: NCHW 183 / 227, NHWC 150 / 125 (2 threads win); (8, ...), 57.8 MFLOP: NCHW 317 / 327 and 674

@@ -78,7 +78,8 @@ public final class DnnlInnerProduct {
   }
 
   /**
-   * Flops (2 N C H W O) below which an inner product runs on one thread. Measured ((N, 64, 7, 7) -> 10, us with 1 / 2
+   * Flops (2 N C H W O) below which an inner product runs on one thread. Measured with sleeping idle threads (before
+   * NativeRuntime chose a short spin; not re-measured) ((N, 64, 7, 7) -> 10, us with 1 / 2
    * threads, forward, backward data, backward weights): N = 2: 11 / 8, 4.7 / 31, 5.2 / 29; N = 32: 23 / 44, 14 / 37,
    * 24 / 42; N = 256 (16 MFLOP): 159 / 122, 96 / 149, 91 / 85.
    */

@@ -33,7 +33,8 @@ public final class DnnlMaxPool {
   private DnnlMaxPool() {}
 
   /**
-   * Input values below which pooling runs on one thread. Measured (channels-last (N, 32, 28, 28), window 2, us with
+   * Input values below which pooling runs on one thread. Measured with sleeping idle threads (before NativeRuntime
+   * chose a short spin; not re-measured) (channels-last (N, 32, 28, 28), window 2, us with
    * 1 / 2 threads, forward and backward): 50K values 4.4 / 16 and 5.0 / 35; 200K 14 / 38 and 17 / 48; 800K 65 / 76
    * and 89 / 87; 3.2M 398 / 154 and 530 / 179.
    */

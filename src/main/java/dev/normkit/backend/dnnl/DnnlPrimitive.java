@@ -8,7 +8,6 @@ import dev.normkit.Shape;
 import dev.normkit.Tensor;
 import dev.normkit.backend.ThreadPolicy;
 import dev.normkit.backend.kernels.NormkitKernels;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import org.bytedeco.dnnl.dnnl_exec_arg_t;
 import org.bytedeco.dnnl.dnnl_memory;
 import org.bytedeco.dnnl.dnnl_memory_desc;
@@ -40,8 +39,8 @@ public final class DnnlPrimitive {
   private final dnnl_primitive primitive;
   /** The OpenMP thread count the primitive was created under; it is always executed under the same. */
   private final int threads;
-  private final ConcurrentLinkedQueue<Binding> pool = new ConcurrentLinkedQueue<>();
-  private final ConcurrentLinkedQueue<Tensor> buffers = new ConcurrentLinkedQueue<>();
+  private final ReusePool<Binding> pool = new ReusePool<>();
+  private final ReusePool<Tensor> buffers = new ReusePool<>();
   private int users;
   private boolean retired;
   private boolean destroyed;
@@ -112,34 +111,71 @@ public final class DnnlPrimitive {
   }
 
   /**
-   * Runs the primitive on the given buffers, one per argument in creation order, and waits for it. Buffers must
-   * match the argument descriptors (the callers' validation guarantees it).
+   * Runs the primitive on the tensors' memory, one per argument in creation order (null tensors excluded by the
+   * caller), and waits for it. Tensors must match the argument descriptors (the callers' validation guarantees it).
    */
-  public void execute(Pointer... buffers) {
-    if (buffers.length != args.length) {
-      throw new IllegalArgumentException(name + " takes " + args.length + " buffers, got " + buffers.length);
-    }
-    ThreadPolicy.apply(threads);
-    Binding b = pool.poll();
-    if (b == null) b = new Binding();
+  public void execute(Tensor... tensors) {
+    requireArguments(tensors.length);
+    Binding b = take();
     try {
-      for (int i = 0; i < buffers.length; i++) {
-        int status = dnnl_memory_set_data_handle(b.memories[i], buffers[i]);
-        if (status != dnnl_success) check(status, "bind argument " + i + " of " + name);
-      }
-      int status = dnnl_primitive_execute(primitive, b.stream, b.count, b.execArgs);
-      if (status == dnnl_success) status = dnnl_stream_wait(b.stream);
-      if (status != dnnl_success) check(status, "execute " + name);
+      for (int i = 0; i < tensors.length; i++) bind(b, i, tensors[i].pointer());
+      run(b);
     } finally {
       pool.offer(b);
     }
   }
 
-  /** Convenience for tensors: their memory, null tensors excluded by the caller. */
-  public void execute(Tensor... tensors) {
-    Pointer[] buffers = new Pointer[tensors.length];
-    for (int i = 0; i < tensors.length; i++) buffers[i] = tensors[i].pointer();
-    execute(buffers);
+  /** As {@link #execute(Tensor...)} for two arguments, without an argument array (no allocation per call). */
+  public void execute(Tensor a, Tensor b) {
+    execute(2, a, b, null, null);
+  }
+
+  /** As {@link #execute(Tensor...)} for three arguments, without an argument array. */
+  public void execute(Tensor a, Tensor b, Tensor c) {
+    execute(3, a, b, c, null);
+  }
+
+  /** As {@link #execute(Tensor...)} for four arguments, without an argument array. */
+  public void execute(Tensor a, Tensor b, Tensor c, Tensor d) {
+    execute(4, a, b, c, d);
+  }
+
+  private void execute(int count, Tensor a, Tensor b, Tensor c, Tensor d) {
+    requireArguments(count);
+    Binding binding = take();
+    try {
+      bind(binding, 0, a.pointer());
+      bind(binding, 1, b.pointer());
+      if (count > 2) bind(binding, 2, c.pointer());
+      if (count > 3) bind(binding, 3, d.pointer());
+      run(binding);
+    } finally {
+      pool.offer(binding);
+    }
+  }
+
+  private void requireArguments(int count) {
+    if (count != args.length) {
+      throw new IllegalArgumentException(name + " takes " + args.length + " buffers, got " + count);
+    }
+  }
+
+  /** A binding from the pool, or a new one; under this primitive's thread count. */
+  private Binding take() {
+    ThreadPolicy.apply(threads);
+    Binding b = pool.poll();
+    return b != null ? b : new Binding();
+  }
+
+  private void bind(Binding b, int i, Pointer buffer) {
+    int status = dnnl_memory_set_data_handle(b.memories[i], buffer);
+    if (status != dnnl_success) check(status, "bind argument " + i + " of " + name);
+  }
+
+  private void run(Binding b) {
+    int status = dnnl_primitive_execute(primitive, b.stream, b.count, b.execArgs);
+    if (status == dnnl_success) status = dnnl_stream_wait(b.stream);
+    if (status != dnnl_success) check(status, "execute " + name);
   }
 
   synchronized void retain() {

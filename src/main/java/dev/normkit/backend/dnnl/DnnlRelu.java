@@ -29,7 +29,8 @@ public final class DnnlRelu {
   private DnnlRelu() {}
 
   /**
-   * Values below which ReLU runs on one thread. Measured (channels-last (N, 32, 28, 28), us with 1 / 2 threads,
+   * Values below which ReLU runs on one thread. Measured with sleeping idle threads (OMP_WAIT_POLICY=PASSIVE, before
+   * NativeRuntime chose a short spin; not re-measured) (channels-last (N, 32, 28, 28), us with 1 / 2 threads,
    * forward and backward): 50K values 2.4 / 26 and 3.5 / 29; 200K 17.5 / 33 and 17.6 / 40; 800K 78 / 74 and 83 / 78;
    * 3.2M 540 / 207 and 572 / 291.
    */

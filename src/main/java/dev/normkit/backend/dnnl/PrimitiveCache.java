@@ -48,12 +48,21 @@ public final class PrimitiveCache {
    * that count, and executed under it by {@link DnnlPrimitive#execute}).
    */
   public DnnlPrimitive acquire(Object key, Supplier<DnnlPrimitive> factory, int threads) {
-    // some oneDNN kernels fix their work partition at creation, so a primitive belongs to one thread count
-    ThreadPolicy.apply(threads);
-    return acquireExact(new ThreadedKey(key, threads), factory);
+    return acquire(new ThreadedKey(key, threads), factory);
   }
 
-  private record ThreadedKey(Object key, int threads) {}
+  /**
+   * What the cache is keyed by: a configuration and the OpenMP thread count its primitive runs on (some oneDNN kernels
+   * fix their work partition at creation, so a primitive belongs to one thread count). A caller that looks the same
+   * primitive up on every call can build it once and use {@link #acquire(ThreadedKey, Supplier)}.
+   */
+  public record ThreadedKey(Object key, int threads) {}
+
+  /** As {@link #acquire(Object, Supplier, int)} with a prebuilt key (no allocation when the primitive is cached). */
+  public DnnlPrimitive acquire(ThreadedKey key, Supplier<DnnlPrimitive> factory) {
+    ThreadPolicy.apply(key.threads());
+    return acquireExact(key, factory);
+  }
 
   /** Acquires the primitive for {@code key} (created by {@code factory} on a miss), runs it on {@code args}, releases it. */
   public static void execute(Object key, Supplier<DnnlPrimitive> factory, Tensor... args) {
