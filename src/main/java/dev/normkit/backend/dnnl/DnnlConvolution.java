@@ -72,7 +72,13 @@ public final class DnnlConvolution implements ConvolutionKernel {
     Plan(Key key) {
       this.key = key;
       this.requestedThreads = ThreadPolicy.threads();
-      int threads = threadsFor(key);
+      // Every convolution runs on the requested threads: with the second thread spinning for work (NativeRuntime),
+      // 2 threads beat 1 at every size the training example and the benchmark use, down to 1 MFLOP. Measured with
+      // oneDNN directly (3x3, pad 1, 2-core Zen 5 VM, us with 1 / 2 warm threads, forward / backward data / backward
+      // weights): NHWC (1, 64, 7, 7) -> 64, 3.6 MFLOP: 14 / 8.5, 15 / 8.6, 15 / 9.0; (2, 1, 28, 28) -> 32, 0.9 MFLOP:
+      // 12 / 8.7, 62 / 33, 15 / 9.4; (32, 32, 14, 14) -> 64: 919 / 463, 879 / 456, 984 / 519; NCHW (1, 64, 7, 7):
+      // 18 / 12, 19 / 12, 17 / 13. (With sleeping threads, as before, the small ones had been 2-4x slower on 2.)
+      int threads = ThreadPolicy.threads();
       this.convolution = new PrimitiveCache.ThreadedKey(key, threads);
       this.reorder = new PrimitiveCache.ThreadedKey(new WeightReorderKey(key), threads);
       this.createConvolution = () -> create(key);
@@ -229,31 +235,6 @@ public final class DnnlConvolution implements ConvolutionKernel {
 
   private static Layout layout(Tensor t) {
     return Layout.canonical(t.shape(), t.layout());
-  }
-
-  /** Multiply-adds times 2 below which a convolution (every pass) runs on one thread, per activation layout. */
-  private static final double SMALL_FLOPS_CHANNELS_LAST = 24e6, SMALL_FLOPS_CHANNELS_FIRST = 64e6;
-
-  /** Activation values (x and y) from which a convolution always uses the requested threads. */
-  private static final long SMALL_ACTIVATIONS = 1L << 18;
-
-  /**
-   * The OpenMP threads of a convolution: the requested count, or one for a small problem, where oneDNN waking the
-   * second thread for each parallel region costs more than the thread saves. Measured while idle threads slept
-   * between regions (OMP_WAIT_POLICY=PASSIVE, normkit's setting until it chose a short spin, see NativeRuntime; with
-   * a spinning thread the crossover may be lower, not re-measured) (3x3, pad 1, 2-core
-   * Zen 5 VM, us with 1 / 2 threads, forward and backward): (1, 64, 7, 7) -> 64, 3.6 MFLOP: NCHW 38 / 79 and 69 /
-   * 293, NHWC 32 / 77 and 73 / 166; (2, 32, 14, 14) -> 64, 14.5 MFLOP: NCHW 97 / 195, NHWC 82 / 88 and 165 / 198;
-   * (4, ...), 28.9 MFLOP: NCHW 183 / 227, NHWC 150 / 125 (2 threads win); (8, ...), 57.8 MFLOP: NCHW 317 / 327 and 674
-   * / 813; (16, ...), 116 MFLOP: NCHW 673 / 534. A 1-channel input has little work per output value: (32, 1, 28, 28)
-   * -> 32, 14.5 MFLOP but 0.8 M outputs, gains from 2 threads (NHWC 331 / 169), hence the activation bound.
-   */
-  private static int threadsFor(Key key) {
-    Shape y = key.y();
-    if (key.x.elementCount() + y.elementCount() >= SMALL_ACTIVATIONS) return ThreadPolicy.threads();
-    double flops = 2.0 * y.elementCount() * key.w.dim(1) * key.w.dim(2) * key.w.dim(3);
-    return ThreadPolicy.threadsFor(
-        flops, key.xLayout == Layout.CHANNELS_LAST ? SMALL_FLOPS_CHANNELS_LAST : SMALL_FLOPS_CHANNELS_FIRST);
   }
 
   private static DnnlPrimitive create(Key key) {

@@ -78,12 +78,12 @@ public final class DnnlInnerProduct {
   }
 
   /**
-   * Flops (2 N C H W O) below which an inner product runs on one thread. Measured with sleeping idle threads (before
-   * NativeRuntime chose a short spin; not re-measured) ((N, 64, 7, 7) -> 10, us with 1 / 2
-   * threads, forward, backward data, backward weights): N = 2: 11 / 8, 4.7 / 31, 5.2 / 29; N = 32: 23 / 44, 14 / 37,
-   * 24 / 42; N = 256 (16 MFLOP): 159 / 122, 96 / 149, 91 / 85.
+   * Flops (2 N C H W O) below which an inner product runs on one thread. Measured with oneDNN directly ((N, 64, 7, 7)
+   * -> 10, us with 1 / 2 warm threads, forward, backward data, backward weights): N = 2 (0.1 MFLOP): 4.0 / 6.6,
+   * 1.7 / 1.7, 2.9 / 7.1; N = 32 (2 MFLOP): 17.5 / 15.6, 9.8 / 8.3, 18.8 / 16.4; N = 256 (16 MFLOP): 141 / 82,
+   * 73 / 50, 137 / 79. (With sleeping threads, before NativeRuntime chose a short spin, the crossover was 24 MFLOP.)
    */
-  private static final double ONE_THREAD_BELOW = 24e6;
+  private static final double ONE_THREAD_BELOW = 1e6;
 
   private static int threads(Key key) {
     return ThreadPolicy.threadsFor(2.0 * key.x.elementCount() * key.w.dim(0), ONE_THREAD_BELOW);

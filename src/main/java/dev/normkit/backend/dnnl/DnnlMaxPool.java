@@ -33,12 +33,12 @@ public final class DnnlMaxPool {
   private DnnlMaxPool() {}
 
   /**
-   * Input values below which pooling runs on one thread. Measured with sleeping idle threads (before NativeRuntime
-   * chose a short spin; not re-measured) (channels-last (N, 32, 28, 28), window 2, us with
-   * 1 / 2 threads, forward and backward): 50K values 4.4 / 16 and 5.0 / 35; 200K 14 / 38 and 17 / 48; 800K 65 / 76
-   * and 89 / 87; 3.2M 398 / 154 and 530 / 179.
+   * Input values below which pooling runs on one thread. Measured with oneDNN directly (channels-last (N, 32, 28, 28),
+   * window 2, us with 1 / 2 warm threads, forward and backward): 50K values 3.2 / 4.6 and 4.0 / 11.6; 200K 10.7 / 8.1
+   * and 13.5 / 15.5; 800K 39 / 26 and 53 / 38; 3.2M 159 / 94 and 216 / 116. (With sleeping threads, before
+   * NativeRuntime chose a short spin, 2 threads lost up to 800K.)
    */
-  private static final double ONE_THREAD_BELOW = 1 << 20;
+  private static final double ONE_THREAD_BELOW = 1 << 19;
 
   /** The output shape (N, C, H / k, W / k). */
   public static Shape outputShape(Shape x, int window) {

@@ -29,12 +29,11 @@ public final class DnnlRelu {
   private DnnlRelu() {}
 
   /**
-   * Values below which ReLU runs on one thread. Measured with sleeping idle threads (OMP_WAIT_POLICY=PASSIVE, before
-   * NativeRuntime chose a short spin; not re-measured) (channels-last (N, 32, 28, 28), us with 1 / 2 threads,
-   * forward and backward): 50K values 2.4 / 26 and 3.5 / 29; 200K 17.5 / 33 and 17.6 / 40; 800K 78 / 74 and 83 / 78;
-   * 3.2M 540 / 207 and 572 / 291.
+   * Values below which ReLU runs on one thread. Measured with oneDNN directly (channels-last (N, 32, 28, 28), us with
+   * 1 / 2 warm threads, forward and backward): 50K values 2.0 / 2.1 and 3.9 / 2.8; 200K 14.5 / 5.5 and 23.5 / 11.4;
+   * 800K 54 / 34 and 91 / 47. (With sleeping threads, before NativeRuntime chose a short spin: 2.4 / 26 at 50K.)
    */
-  private static final double ONE_THREAD_BELOW = 1 << 20;
+  private static final double ONE_THREAD_BELOW = 1 << 17;
 
   /** y = max(x, 0); y has x's shape and layout and may be x. */
   public static void forward(Tensor x, Tensor y) {
