@@ -126,9 +126,14 @@ void instance_norm_forward_training(const instance_norm_problem &p, const float 
         },
         [&](int64_t n, int64_t c0, int64_t w, int64_t offset) {
             const float *x = src + offset;
-            double k[kMaxChannelBlock], s1[kMaxChannelBlock] = {}, s2[kMaxChannelBlock] = {};
+            // (only the w entries in use are initialized: zeroing whole 1024-channel arrays cost more than the sums
+            // of a small image)
+            double k[kMaxChannelBlock], s1[kMaxChannelBlock], s2[kMaxChannelBlock];
             float m[kMaxChannelBlock], a[kMaxChannelBlock], b[kMaxChannelBlock];
-            for (int64_t j = 0; j < w; ++j) k[j] = x[j];
+            for (int64_t j = 0; j < w; ++j) {
+                k[j] = x[j];
+                s1[j] = s2[j] = 0;
+            }
             block_shifted_sums(x, p.c, p.s, w, k, s1, s2);
             for (int64_t j = 0; j < w; ++j) {
                 const affine f = finish(n, c0 + j, k[j], {s1[j], s2[j]});
@@ -214,9 +219,12 @@ void instance_norm_backward(const instance_norm_problem &p, const float *src, co
         },
         [&](int64_t n, int64_t c0, int64_t w, int64_t offset) {
             const float *x = src + offset, *dy = diff_dst + offset;
-            double mean[kMaxChannelBlock], sum_dy[kMaxChannelBlock] = {}, sum_dy_u[kMaxChannelBlock] = {};
+            double mean[kMaxChannelBlock], sum_dy[kMaxChannelBlock], sum_dy_u[kMaxChannelBlock];
             float a[kMaxChannelBlock], b[kMaxChannelBlock], c[kMaxChannelBlock], m[kMaxChannelBlock];
-            for (int64_t j = 0; j < w; ++j) mean[j] = given_mean(stats, n, c0 + j);
+            for (int64_t j = 0; j < w; ++j) {
+                mean[j] = given_mean(stats, n, c0 + j);
+                sum_dy[j] = sum_dy_u[j] = 0;
+            }
             if (need_sums) block_gradient_sums(x, dy, p.c, p.s, w, mean, sum_dy, sum_dy_u);
             for (int64_t j = 0; j < w; ++j) {
                 const gradient_affine k = coefficients(n, c0 + j, sum_dy[j], sum_dy_u[j]);
