@@ -64,14 +64,12 @@ public final class DnnlConvolution implements ConvolutionKernel {
    */
   private static final class Plan {
     final Key key;
-    /** The thread count requested when the plan was made (the plan is stale once the request changes). */
-    final int requestedThreads;
+    /** Keyed with the thread count requested when the plan was made (stale once the request changes). */
     final PrimitiveCache.ThreadedKey convolution, reorder;
     final Supplier<DnnlPrimitive> createConvolution, createReorder;
 
     Plan(Key key) {
       this.key = key;
-      this.requestedThreads = ThreadPolicy.threads();
       // Every convolution runs on the requested threads: with the second thread spinning for work (NativeRuntime),
       // 2 threads beat 1 at every size the training example and the benchmark use, down to 1 MFLOP. Measured with
       // oneDNN directly (3x3, pad 1, 2-core Zen 5 VM, us with 1 / 2 warm threads, forward / backward data / backward
@@ -87,6 +85,26 @@ public final class DnnlConvolution implements ConvolutionKernel {
 
     DnnlPrimitive acquireConvolution() {
       return PrimitiveCache.global().acquire(convolution, createConvolution);
+    }
+
+    /** Runs the convolution on three arguments, in its creation order. */
+    void convolve(Tensor a, Tensor b, Tensor c) {
+      DnnlPrimitive conv = acquireConvolution();
+      try {
+        conv.execute(a, b, c);
+      } finally {
+        conv.release();
+      }
+    }
+
+    /** Runs the convolution on four arguments (with the bias or its gradient), in its creation order. */
+    void convolve(Tensor a, Tensor b, Tensor c, Tensor d) {
+      DnnlPrimitive conv = acquireConvolution();
+      try {
+        conv.execute(a, b, c, d);
+      } finally {
+        conv.release();
+      }
     }
 
     DnnlPrimitive acquireReorder() {
@@ -112,37 +130,25 @@ public final class DnnlConvolution implements ConvolutionKernel {
 
   @Override
   public void forward(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Tensor y) {
-    Plan plan = plan(Pass.FORWARD, x, w, y, spec, bias != null);
-    DnnlPrimitive reorder = plan.acquireReorder();
-    Tensor kernel = reorder.borrowBuffer(1);
-    try {
-      reorder.execute(w, kernel);
-      DnnlPrimitive conv = plan.acquireConvolution();
-      try {
-        if (bias != null) conv.execute(x, kernel, bias, y);
-        else conv.execute(x, kernel, y);
-      } finally {
-        conv.release();
-      }
-    } finally {
-      reorder.recycle(kernel);
-      reorder.release();
-    }
+    convolveWithWeight(plan(Pass.FORWARD, x, w, y, spec, bias != null), x, w, bias, y);
   }
 
   @Override
   public void backwardData(Tensor dy, Tensor w, Conv2dSpec spec, Tensor dx) {
-    Plan plan = plan(Pass.BACKWARD_DATA, dx, w, dy, spec, false);
+    convolveWithWeight(plan(Pass.BACKWARD_DATA, dx, w, dy, spec, false), dy, w, null, dx);
+  }
+
+  /**
+   * Forward (src x, dst y) and backward data (src dy, dst dx) alike: w reordered into the format the primitive chose,
+   * then the convolution of (src, reordered w[, bias], dst).
+   */
+  private static void convolveWithWeight(Plan plan, Tensor src, Tensor w, Tensor bias, Tensor dst) {
     DnnlPrimitive reorder = plan.acquireReorder();
     Tensor kernel = reorder.borrowBuffer(1);
     try {
       reorder.execute(w, kernel);
-      DnnlPrimitive conv = plan.acquireConvolution();
-      try {
-        conv.execute(dy, kernel, dx);
-      } finally {
-        conv.release();
-      }
+      if (bias != null) plan.convolve(src, kernel, bias, dst);
+      else plan.convolve(src, kernel, dst);
     } finally {
       reorder.recycle(kernel);
       reorder.release();
@@ -159,13 +165,8 @@ public final class DnnlConvolution implements ConvolutionKernel {
     DnnlPrimitive reorder = plan.acquireReorder();
     Tensor kernelGradient = reorder.borrowBuffer(0);
     try {
-      DnnlPrimitive conv = plan.acquireConvolution();
-      try {
-        if (dbias != null) conv.execute(x, dy, kernelGradient, dbias);
-        else conv.execute(x, dy, kernelGradient);
-      } finally {
-        conv.release();
-      }
+      if (dbias != null) plan.convolve(x, dy, kernelGradient, dbias);
+      else plan.convolve(x, dy, kernelGradient);
       reorder.execute(kernelGradient, dw);
     } finally {
       reorder.recycle(kernelGradient);
@@ -219,7 +220,7 @@ public final class DnnlConvolution implements ConvolutionKernel {
     int requested = ThreadPolicy.threads();
     int found = 0;
     while (found < recent.length && recent[found] != null
-        && !(recent[found].requestedThreads == requested
+        && !(recent[found].convolution.threads() == requested
             && recent[found].key.matches(pass, x.shape(), xLayout, w.shape(), wLayout, yLayout, spec, bias))) {
       found++;
     }
