@@ -11,7 +11,7 @@
 //
 // Work items, in parallel:
 //  - channels-first: a set is one run of Cg * S contiguous values (its channels' runs of S one after the other);
-//    an item is up to kSetsPerItem consecutive sets, each read once for the sums and again (from L1/L2) for the
+//    an item is up to kSetsPerGroup consecutive sets, each read once for the sums and again (from L1/L2) for the
 //    output;
 //  - channels-last: an image is S rows of C channels; an item is one image (or, with fewer images than threads, a
 //    block of whole groups of it) across its S rows, vectorized across channels; the second read hits L2 when the
@@ -64,28 +64,6 @@ void for_each_block(const shape &p, int64_t gpb, int64_t threads, bool stream, I
     });
 }
 
-// Sets of a channels-first work item. A set's sums, its coefficients (dependent reductions, a square root,
-// divisions) and its output run one after the other; over a few sets each step runs for all of them first, so
-// that the out-of-order core overlaps the coefficient chains of different sets (as instance norm's planes).
-// Only small sets are grouped, up to kGroupBytes per item so that the output pass still reads them from L1, and never
-// so many that a thread is left without an item.
-constexpr int64_t kSetsPerItem = 8;
-constexpr int64_t kGroupBytes = int64_t{16} << 10;
-
-// Calls sets(first, count) for groups of up to kSetsPerItem consecutive sets (set i = n * G + g, its values at
-// i * Cg * S) of a channels-first tensor, in parallel; with `stream`, each thread fences its streaming stores at
-// the end.
-template <class Sets>
-void for_each_set_group(const shape &p, int64_t threads, bool stream, Sets sets) {
-    const int64_t total = p.n * p.groups;
-    const int64_t fit = kGroupBytes / std::max<int64_t>(1, p.set_size() * static_cast<int64_t>(sizeof(float)));
-    const int64_t per_item = std::max<int64_t>(1, std::min({kSetsPerItem, fit, (total + threads - 1) / threads}));
-    parallel_for((total + per_item - 1) / per_item, threads, stream, [&](int64_t item) {
-        const int64_t first = item * per_item;
-        sets(first, std::min(per_item, total - first));
-    });
-}
-
 // The parameter of channel c, or `fallback` without parameters.
 inline double param(const float *v, int64_t c, double fallback) { return v ? v[c] : fallback; }
 
@@ -106,9 +84,9 @@ void group_norm_forward(const group_norm_problem &problem, const float *src, con
     };
     const bool stream = stream_output(p.n * p.c * p.s, p.channels_first ? p.s : p.c);
     if (p.channels_first) {
-        for_each_set_group(p, threads, stream, [&](int64_t first, int64_t count) {
-            shifted_sums sums[kSetsPerItem];
-            double mu[kSetsPerItem], rstd[kSetsPerItem];
+        for_each_set_group(p.n * p.groups, n_set, threads, stream, [&](int64_t first, int64_t count) {
+            shifted_sums sums[kSetsPerGroup];
+            double mu[kSetsPerGroup], rstd[kSetsPerGroup];
             for (int64_t i = 0; i < count; ++i) {
                 const float *x = src + (first + i) * n_set;
                 sums[i] = run_shifted_sums(x, n_set, x[0]);
@@ -202,7 +180,7 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
     if (p.channels_first) {
         // (grouping the sets' steps, as the forward pass does, measured no faster here: 88-90 us either way over
         // (32, 64, 14, 14) in 32 groups)
-        for_each_set_group(p, threads, stream, [&](int64_t first, int64_t count) {
+        for_each_set_group(p.n * p.groups, n_set, threads, stream, [&](int64_t first, int64_t count) {
             double *sum_dy = plan.get<double>(doubles) + ds * omp_get_thread_num(), *sum_dy_u = sum_dy + width;
             for (int64_t set = first; set < first + count; ++set) {
                 const int64_t g = set % p.groups;

@@ -10,8 +10,8 @@
 //             dgamma[c] = sum over n of rstd * sum(dy * (x - mean)), dbeta[c] = sum over n of sum(dy)
 //   constant (running) statistics: y as above; dx = dy * gamma * rstd.
 //
-// Work items (run in parallel): NCHW, up to kPlanesPerItem (n, c) planes of S contiguous values each; NHWC, whole rows of channels of one
-// image across its S positions, vectorized across the channels. Either way an item reads its sets once for the
+// Work items (run in parallel): NCHW, up to kSetsPerGroup (n, c) planes of S contiguous values each; NHWC, whole
+// rows of channels of one image across its S positions, vectorized across the channels. Either way an item reads its sets once for the
 // statistics and once more to write y or dx, the second read hitting L1/L2 when the item fits there.
 #include <algorithm>
 #include <cmath>
@@ -44,23 +44,8 @@ bool streams(const instance_norm_problem &p) {
     return stream_output(p.n * p.c * p.s, p.layout == NK_LAYOUT_CHANNELS_FIRST ? p.s : p.c);
 }
 
-// Planes of an NCHW work item. A plane's sums, its coefficients (a chain of dependent reductions, a square root and
-// divisions) and its output run one after the other; over a group of planes each step runs for all of them first,
-// so that the out-of-order core overlaps the coefficient chains of different planes. (32, 64, 14, 14) forward, one
-// Zen 5 core: 75-80 -> 62 us, the same bits (every plane's arithmetic is unchanged). Only small planes are grouped,
-// up to kGroupBytes per item so that the output pass still reads them from L1, and never so many that a thread is
-// left without an item.
-constexpr int64_t kPlanesPerItem = 8;
-constexpr int64_t kGroupBytes = int64_t{16} << 10;
-
-int64_t planes_per_item(const instance_norm_problem &p, int64_t threads) {
-    const int64_t fit = kGroupBytes / std::max<int64_t>(1, p.s * static_cast<int64_t>(sizeof(float)));
-    const int64_t share = (p.n * p.c + threads - 1) / threads;
-    return std::max<int64_t>(1, std::min({kPlanesPerItem, fit, share}));
-}
-
-// Calls planes(nc0, count) for groups of planes_per_item() consecutive (n, c) planes of an NCHW tensor (plane
-// nc = n * C + c at offset nc * S), or block(n, c0, w, offset) for every block of w channels c0 .. c0 + w - 1 of one
+// Calls planes(nc0, count) for groups of consecutive (n, c) planes of an NCHW tensor (for_each_set_group in
+// set_primitives.h; plane nc = n * C + c at offset nc * S), or block(n, c0, w, offset) for every block of w channels c0 .. c0 + w - 1 of one
 // image of an NHWC tensor (offset: the memory offset of the block's first value). Items run in parallel
 // (threads_for: `sums` tells whether items reduce over their sets); with `stream` (the items write with streaming
 // stores), each thread fences its stores at the end.
@@ -68,11 +53,7 @@ template <class Planes, class Block>
 void for_each_item(const instance_norm_problem &p, bool sums, bool stream, Planes planes, Block block) {
     const int64_t threads = threads_for(p.n * p.c * p.s, sums);
     if (p.layout == NK_LAYOUT_CHANNELS_FIRST) {
-        const int64_t total = p.n * p.c, per_item = planes_per_item(p, threads);
-        parallel_for((total + per_item - 1) / per_item, threads, stream, [&](int64_t item) {
-            const int64_t nc0 = item * per_item;
-            planes(nc0, std::min(per_item, total - nc0));
-        });
+        for_each_set_group(p.n * p.c, p.s, threads, stream, planes);
         return;
     }
     const int64_t cb = channels_per_item(p), blocks = (p.c + cb - 1) / cb;
@@ -109,8 +90,8 @@ void instance_norm_forward_training(const instance_norm_problem &p, const float 
     for_each_item(
         p, true, stream,
         [&](int64_t nc0, int64_t count) {
-            shifted_sums sums[kPlanesPerItem];
-            affine f[kPlanesPerItem];
+            shifted_sums sums[kSetsPerGroup];
+            affine f[kSetsPerGroup];
             for (int64_t i = 0; i < count; ++i) {
                 const float *x = src + (nc0 + i) * p.s;
                 sums[i] = run_shifted_sums(x, p.s, x[0]);
@@ -154,7 +135,7 @@ void instance_norm_forward_inference(const instance_norm_problem &p, const float
     for_each_item(
         p, false, stream,
         [&](int64_t nc0, int64_t count) {
-            affine f[kPlanesPerItem];
+            affine f[kSetsPerGroup];
             for (int64_t i = 0; i < count; ++i) f[i] = coefficients((nc0 + i) / p.c, (nc0 + i) % p.c);
             for (int64_t i = 0; i < count; ++i) {
                 const int64_t offset = (nc0 + i) * p.s;
@@ -198,8 +179,8 @@ void instance_norm_backward(const instance_norm_problem &p, const float *src, co
     for_each_item(
         p, need_sums, stream,
         [&](int64_t nc0, int64_t count) {
-            gradient_sums sums[kPlanesPerItem] = {};
-            gradient_affine k[kPlanesPerItem];
+            gradient_sums sums[kSetsPerGroup] = {};
+            gradient_affine k[kSetsPerGroup];
             for (int64_t i = 0; i < count && need_sums; ++i) {
                 const int64_t nc = nc0 + i, offset = nc * p.s;
                 sums[i] = run_gradient_sums(src + offset, diff_dst + offset, p.s, given_mean(stats, nc / p.c, nc % p.c));

@@ -459,6 +459,29 @@ inline void parallel_for(int64_t count, int64_t threads, bool stream, Body body)
     });
 }
 
+// Small sets in groups. A set's sums, its coefficients (a chain of dependent reductions, a square root, divisions)
+// and its output run one after the other; over a group of consecutive small sets each step runs for all of them
+// first, so that the out-of-order core overlaps the coefficient chains of different sets. Every set's arithmetic is
+// unchanged (the same bits). (32, 64, 14, 14) on one Zen 5 core: instance-norm forward 75-80 -> 62 us, group-norm
+// forward (32 groups) 62-64 -> 53-54 us; group-norm backward measured no faster and does not group its steps. Only
+// sets up to kSetGroupBytes together are grouped, so that the output pass still reads them from L1, and never so many
+// that a thread is left without a group.
+constexpr int64_t kSetsPerGroup = 8;
+constexpr int64_t kSetGroupBytes = int64_t{16} << 10;
+
+// Calls group(first, count) for groups of count <= kSetsPerGroup consecutive sets [first, first + count) of `total`
+// sets of `set_values` floats each, in parallel on `threads` threads; with `stream`, each thread fences its streaming
+// stores at the end.
+template <class Group>
+inline void for_each_set_group(int64_t total, int64_t set_values, int64_t threads, bool stream, Group group) {
+    const int64_t fit = kSetGroupBytes / std::max<int64_t>(1, set_values * static_cast<int64_t>(sizeof(float)));
+    const int64_t per_group = std::max<int64_t>(1, std::min({kSetsPerGroup, fit, (total + threads - 1) / threads}));
+    parallel_for((total + per_group - 1) / per_group, threads, stream, [&](int64_t i) {
+        const int64_t first = i * per_group;
+        group(first, std::min(per_group, total - first));
+    });
+}
+
 // out[i] = f(i) for i < n, vectorized; with `stream`, every whole vector-aligned vector goes out with a
 // non-temporal store (the caller then calls stream_fence() before its thread's work ends). f computes the same
 // expression either way.
