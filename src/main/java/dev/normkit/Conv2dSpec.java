@@ -75,11 +75,10 @@ public final class Conv2dSpec {
   }
 
   /**
-   * Whether {@code y} is the output shape of input {@code x} and weight {@code w}, which are validated as by
-   * {@link #outputShape}; unlike it, allocates nothing (it runs on every call).
+   * Whether {@code y} is the output shape of input {@code x} and weight {@code w}, which the caller has validated
+   * ({@link #validate}); unlike {@link #outputShape}, allocates nothing (it runs on every call).
    */
-  public boolean isOutputShape(Shape y, Shape x, Shape w) {
-    validate(x, w);
+  boolean isOutputShape(Shape y, Shape x, Shape w) {
     return y.rank() == 4 && y.dim(0) == x.dim(0) && y.dim(1) == w.dim(0) && y.dim(2) == outputHeight(x, w)
         && y.dim(3) == outputWidth(x, w);
   }

@@ -572,12 +572,12 @@ public final class Functional {
     Checks.notNull(w, "weight").checkOpen();
     Checks.notNull(spec, "spec");
     spec.validate(x.shape(), w.shape());
-    if (bias != null) Checks.optionalShape(bias, Shape.vector(w.shape().dim(0)), "bias");
+    if (bias != null) Checks.shape(bias, Shape.vector(w.shape().dim(0)), "bias");  // no Shape built without a bias
   }
 
   /**
-   * The convolution's output shape for the check of {@code y} (or dy): y's own shape when it is right, so that a
-   * correct call allocates nothing; the expected shape otherwise, for the message.
+   * The convolution's output shape for the check of {@code y} (or dy), x and w already validated by checkConv: y's own
+   * shape when it is right, so that a correct call allocates nothing; the expected shape otherwise, for the message.
    */
   private static Shape convOutputShape(Conv2dSpec spec, Tensor x, Tensor w, Tensor y, String name) {
     Checks.notNull(y, name);
