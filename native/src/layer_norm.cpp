@@ -122,11 +122,42 @@ void chunk_line_offsets(const shape &p, int64_t first, int64_t lines, int64_t *o
     }
 }
 
+// Permuted rows: asks for the cache lines that hold a chunk's parameter values in logical order, a few per channel,
+// S floats apart: strided accesses that no hardware prefetcher follows, each a cache miss from L3 or DRAM otherwise.
+// For reading (`write` false: the next chunk's gamma and beta, asked for as the current chunk is gathered) or for
+// writing (the current chunk's dgamma and dbeta, asked for before its output pass). Layer norm over (256, 56, 56) NHWC
+// of 8 images, median ms of interleaved runs on a 2-core Zen 5 VM, without -> with: forward 3.7 -> 3.0 (1 thread),
+// 2.1 -> 1.7 (2 threads); backward 9.2 -> 8.7.
+constexpr int64_t kFloatsPerLine = 64 / sizeof(float);
+
+// (Always inlined: as a function of its own, which only prefetches, GCC finds it free of side effects and drops the
+// calls.)
+__attribute__((always_inline)) inline void prefetch_parameter_lines(const shape &p, const float *logical, int64_t i0,
+                                                                    int64_t length, bool write) {
+    if (logical == nullptr || p.map != mapping::permuted_rows || i0 >= p.d) return;
+    const int64_t lines = std::min(length, p.d - i0) / p.c;
+    int64_t first;
+    chunk_line_offsets(p, i0 / p.c, 1, &first);
+    for (int64_t c = 0; c < p.c; ++c) {
+        const float *channel = logical + first + c * p.s;
+        for (int64_t l = 0; l < lines; l += kFloatsPerLine) {
+            const char *line = reinterpret_cast<const char *>(channel + l);
+            if (write) {
+                _mm_prefetch(line, _MM_HINT_ET0);
+            } else {
+                _mm_prefetch(line, _MM_HINT_T1);
+            }
+        }
+    }
+}
+
 // A chunk's parameter values in the memory order of its row: the parameter itself for rows in logical order, or
 // for permuted rows a copy gathered into `tile`, channel by channel, so that each channel's values are read
-// contiguously (line by line, the reads would be S floats apart: L1 set conflicts, measured 3 times slower).
+// contiguously (line by line, the reads would be S floats apart: L1 set conflicts, measured 3 times slower). Asks
+// for the next chunk's values first.
 const float *parameter_tile(const shape &p, const float *logical, int64_t i0, int64_t length, float *tile) {
     if (logical == nullptr || p.map != mapping::permuted_rows) return logical ? logical + i0 : nullptr;
+    prefetch_parameter_lines(p, logical, i0 + length, length, false);
     const int64_t lines = length / p.c;
     int64_t offset[kMaxChunkLines];
     chunk_line_offsets(p, i0 / p.c, lines, offset);
@@ -199,6 +230,10 @@ inline void for_each_piece(const shape &p, int64_t m, int64_t i0, int64_t len, i
         piece(m * p.d + i0 + j0, j0, jn);
     }
 }
+
+// Rows of a chunk whose output the backward writes before adding their shares of dgamma and dbeta (a second,
+// short pass over x and dy that then still finds them in L2: 8 rows of a permuted chunk read 256 KB).
+constexpr int64_t kParameterRows = 8;
 
 // Per-thread working memory of the chunked passes: two parameter tiles and two double accumulators per chunk.
 struct chunk_scratch {
@@ -371,17 +406,22 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
             if (want_params) {
                 std::fill(dg, dg + len, 0.0);
                 std::fill(db, db + len, 0.0);
+                prefetch_parameter_lines(p, r.diff_gamma, i0, len, true);
+                prefetch_parameter_lines(p, r.diff_beta, i0, len, true);
             }
-            for (int64_t m = 0; m < p.rows; ++m) {
-                for_each_piece(p, m, i0, len, ch.length, src, diff_dst, [&](int64_t o, int64_t j0, int64_t jn) {
-                    const float *x = src + o, *dy = diff_dst + o, *gj = g ? g + j0 : nullptr;
-                    if (want_params) {
-                        run_gradient_affine_with_parameters(dy, x, diff_src + o, jn, r.row_coefficients[m], gj,
-                                                            r.mean[m], r.row_rstd[m], dg + j0, db + j0, stream);
-                    } else {
-                        row_gradient_output(x, dy, diff_src + o, gj, 0, jn, r.row_coefficients[m], stream);
-                    }
-                });
+            for (int64_t m0 = 0; m0 < p.rows; m0 += kParameterRows) {
+                const int64_t m1 = std::min(p.rows, m0 + kParameterRows);
+                for (int64_t m = m0; m < m1; ++m) {
+                    for_each_piece(p, m, i0, len, ch.length, src, diff_dst, [&](int64_t o, int64_t j0, int64_t jn) {
+                        row_gradient_output(src + o, diff_dst + o, diff_src + o, g ? g + j0 : nullptr, 0, jn,
+                                            r.row_coefficients[m], stream);
+                    });
+                }
+                if (!want_params) continue;
+                for (int64_t m = m0; m < m1; ++m) {  // the same rows' chunk, just read: still in L1/L2
+                    const int64_t o = m * p.d + i0;
+                    run_parameter_gradients(src + o, diff_dst + o, len, r.mean[m], r.row_rstd[m], dg, db);
+                }
             }
             store_parameter_tile(p, dg, i0, len, r.diff_gamma);
             store_parameter_tile(p, db, i0, len, r.diff_beta);

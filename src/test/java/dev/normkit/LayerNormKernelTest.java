@@ -98,6 +98,8 @@ class LayerNormKernelTest {
     for (NormCase c : BatchNormKernelTest.largeCases(Shape.of(1, 600000), 7900)) cases.add(Arguments.of(c, new Op(1)));
     // 12.75 MB: the chunked passes prefetch each row's next visit, in pieces whose last one is partial
     addSweep(cases, Shape.of(3, 17, 250, 250), 3);
+    // chunked rows (288 KB of x and dy each), more of them than the backward's block of 8 rows per parameter pass
+    addSweep(cases, Shape.of(10, 40, 30, 30), 3);
     return cases;
   }
 
