@@ -151,29 +151,102 @@ __attribute__((always_inline)) inline void prefetch_parameter_lines(const shape 
     }
 }
 
+// Permuted rows move parameters between logical order (channel c's values S floats apart from channel c - 1's) and
+// a chunk's memory order (each line's C channels together) in square blocks of channels x lines, transposed in
+// registers. Gathering a (256, 56, 56) gamma from L3 on one Zen 5 core: 368 us value by value, 136 us by blocks.
+// Layer norm over (8, 256, 56, 56) channels-last, median ms of interleaved runs, before -> after: forward 3.0-3.6 ->
+// 2.7-3.1 (1 thread), 1.7-2.1 -> 1.4-1.7 (2 threads); backward 8.1-9.4 -> 6.6-7.7 (1), 4.0-5.0 -> 3.3-4.4 (2).
+constexpr int64_t kTransposeBlock = 16;
+
+#if defined(__AVX512F__)
+inline __m512 load_block_row(const float *p) { return _mm512_loadu_ps(p); }
+inline __m512 load_block_row(const double *p) {  // 16 doubles rounded to floats, as static_cast<float> does
+    const __m512 low = _mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_loadu_pd(p)));
+    const __m256 high = _mm512_cvtpd_ps(_mm512_loadu_pd(p + 8));
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(low), _mm256_castps_pd(high), 1));
+}
+
+// r[i] = row i of a 16 x 16 block -> r[j] = its column j: pairs, then quadruples within 128-bit lanes, then lanes.
+inline void transpose_in_registers(__m512 (&r)[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; ++i) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; ++i) {
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; ++i) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
+        t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xdd);
+        t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
+        t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xdd);
+    }
+    for (int i = 0; i < 4; ++i) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+        r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+        r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xdd);
+    }
+}
+#endif
+
+// A kTransposeBlock x kTransposeBlock block transposed and rounded to float (T: float or double). Scalar form:
+// to[j * to_stride + i] = static_cast<float>(from[i * from_stride + j]).
+template <class T>
+inline void transpose_block(const T *from, int64_t from_stride, float *to, int64_t to_stride) {
+#if defined(__AVX512F__)
+    __m512 r[kTransposeBlock];
+    for (int64_t i = 0; i < kTransposeBlock; ++i) r[i] = load_block_row(from + i * from_stride);
+    transpose_in_registers(r);
+    for (int64_t j = 0; j < kTransposeBlock; ++j) _mm512_storeu_ps(to + j * to_stride, r[j]);
+#else
+    for (int64_t i = 0; i < kTransposeBlock; ++i) {
+        for (int64_t j = 0; j < kTransposeBlock; ++j) to[j * to_stride + i] = static_cast<float>(from[i * from_stride + j]);
+    }
+#endif
+}
+
+// Over a chunk of `lines` lines (channel-0 offsets `offset`), a block of channels at a time (its lines stay in L1):
+// block(c0, l0) for each whole block of kTransposeBlock channels from c0 and as many lines from l0 at consecutive
+// positions, value(c, l) for channel c of line l everywhere else.
+template <class Block, class Value>
+void for_each_transpose_block(const shape &p, int64_t lines, const int64_t *offset, Block block, Value value) {
+    const int64_t b = kTransposeBlock;
+    for (int64_t c0 = 0; c0 < p.c; c0 += b) {
+        const int64_t c1 = std::min(p.c, c0 + b);
+        for (int64_t l0 = 0; l0 < lines; l0 += b) {
+            const int64_t l1 = std::min(lines, l0 + b);
+            if (c1 - c0 == b && l1 - l0 == b && offset[l1 - 1] - offset[l0] == b - 1) {
+                block(c0, l0);
+                continue;
+            }
+            for (int64_t l = l0; l < l1; ++l) {
+                for (int64_t c = c0; c < c1; ++c) value(c, l);
+            }
+        }
+    }
+}
+
 // A chunk's parameter values in the memory order of its row: the parameter itself for rows in logical order, or
-// for permuted rows a copy gathered into `tile`, channel by channel, so that each channel's values are read
-// contiguously (line by line, the reads would be S floats apart: L1 set conflicts, measured 3 times slower). Asks
-// for the next chunk's values first.
+// for permuted rows a copy gathered into `tile`. Asks for the next chunk's values first.
 const float *parameter_tile(const shape &p, const float *logical, int64_t i0, int64_t length, float *tile) {
     if (logical == nullptr || p.map != mapping::permuted_rows) return logical ? logical + i0 : nullptr;
     prefetch_parameter_lines(p, logical, i0 + length, length, false);
     const int64_t lines = length / p.c;
     int64_t offset[kMaxChunkLines];
     chunk_line_offsets(p, i0 / p.c, lines, offset);
-    for (int64_t c0 = 0; c0 < p.c; c0 += kFloatsPerVector) {  // a block of channels at a time: lines stay in L1
-        const int64_t c1 = std::min(p.c, c0 + kFloatsPerVector);
-        for (int64_t l = 0; l < lines; ++l) {
-            const float *from = logical + offset[l];
-            float *to = tile + l * p.c;
-#pragma omp simd
-            for (int64_t c = c0; c < c1; ++c) to[c] = from[c * p.s];
-        }
-    }
+    for_each_transpose_block(
+        p, lines, offset,
+        [&](int64_t c0, int64_t l0) { transpose_block(logical + offset[l0] + c0 * p.s, p.s, tile + l0 * p.c + c0, p.c); },
+        [&](int64_t c, int64_t l) { tile[l * p.c + c] = logical[offset[l] + c * p.s]; });
     return tile;
 }
 
-// Writes a chunk's parameter gradient (memory order) into the logical-order output, channel by channel.
+// Writes a chunk's parameter gradient (memory order) into the logical-order output.
 void store_parameter_tile(const shape &p, const double *tile, int64_t i0, int64_t length, float *logical) {
     if (logical == nullptr) return;
     if (p.map != mapping::permuted_rows) {
@@ -183,15 +256,10 @@ void store_parameter_tile(const shape &p, const double *tile, int64_t i0, int64_
     const int64_t lines = length / p.c;
     int64_t offset[kMaxChunkLines];
     chunk_line_offsets(p, i0 / p.c, lines, offset);
-    for (int64_t c0 = 0; c0 < p.c; c0 += kFloatsPerVector) {
-        const int64_t c1 = std::min(p.c, c0 + kFloatsPerVector);
-        for (int64_t l = 0; l < lines; ++l) {
-            float *to = logical + offset[l];
-            const double *from = tile + l * p.c;
-#pragma omp simd
-            for (int64_t c = c0; c < c1; ++c) to[c * p.s] = static_cast<float>(from[c]);
-        }
-    }
+    for_each_transpose_block(
+        p, lines, offset,
+        [&](int64_t c0, int64_t l0) { transpose_block(tile + l0 * p.c + c0, p.c, logical + offset[l0] + c0 * p.s, p.s); },
+        [&](int64_t c, int64_t l) { logical[offset[l] + c * p.s] = static_cast<float>(tile[l * p.c + c]); });
 }
 
 // The chunked passes visit a chunk of every row in turn: pieces d values apart that the hardware prefetchers start

@@ -100,6 +100,8 @@ class LayerNormKernelTest {
     addSweep(cases, Shape.of(3, 17, 250, 250), 3);
     // chunked rows (288 KB of x and dy each), more of them than the backward's block of 8 rows per parameter pass
     addSweep(cases, Shape.of(10, 40, 30, 30), 3);
+    // channels-last over all dims: blocks of 16 lines that cross from one image to the next are moved value by value
+    addSweep(cases, Shape.of(2, 16, 5, 5), 4);
     return cases;
   }
 
