@@ -303,6 +303,25 @@ inline void for_each_piece(const shape &p, int64_t m, int64_t i0, int64_t len, i
 // short pass over x and dy that then still finds them in L2: 8 rows of a permuted chunk read 256 KB).
 constexpr int64_t kParameterRows = 8;
 
+// Parameter gradients from per-thread or per-panel partials: out[i] = the sum over k < count of parts[k * stride + i]
+// (i < n <= kSumBlock), rounded to float, each sum from 0 in k order (the same bits as one value at a time), but
+// vectorized along i: part by part into a block of sums that stays in L1. Value by value, with the loop over k inside,
+// it ran scalar and took most of a (1, 768) backward's time: 2.3 us, against 0.2 us without dgamma and dbeta.
+constexpr int64_t kSumBlock = 512;
+
+void sum_parts(const double *parts, int64_t stride, int64_t count, int64_t n, float *out) {
+    double sums[kSumBlock];
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) sums[i] = 0.0;
+    for (int64_t k = 0; k < count; ++k) {
+        const double *part = parts + k * stride;
+#pragma omp simd
+        for (int64_t i = 0; i < n; ++i) sums[i] += part[i];
+    }
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(sums[i]);
+}
+
 // Per-thread working memory of the chunked passes: two parameter tiles and two double accumulators per chunk.
 struct chunk_scratch {
     float *tiles;     // 2 * length floats per thread
@@ -420,11 +439,9 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
                 for (int64_t which = 0; which < 2; ++which) {
                     float *out = which == 0 ? r.diff_gamma : r.diff_beta;
                     if (out == nullptr) continue;
-#pragma omp for simd schedule(static)
-                    for (int64_t i = 0; i < p.d; ++i) {
-                        double v = 0;
-                        for (int64_t j = 0; j < nt; ++j) v += r.partial[(2 * j + which) * p.d + i];
-                        out[i] = static_cast<float>(v);
+#pragma omp for schedule(static)
+                    for (int64_t i0 = 0; i0 < p.d; i0 += kSumBlock) {
+                        sum_parts(r.partial + which * p.d + i0, 2 * p.d, nt, std::min(kSumBlock, p.d - i0), out + i0);
                     }
                 }
             }
@@ -587,14 +604,10 @@ void columns_backward(const shape &p, int64_t threads, const float *src, const f
         }
     });
     if (!want_params) return;
-    for (int64_t i = 0; i < p.d; ++i) {
-        double g = 0, h = 0;
-        for (int64_t panel = 0; panel < panels; ++panel) {
-            g += panel_params[2 * p.d * panel + i];
-            h += panel_params[2 * p.d * panel + p.d + i];
-        }
-        if (diff_gamma) diff_gamma[i] = static_cast<float>(g);
-        if (diff_beta) diff_beta[i] = static_cast<float>(h);
+    for (int64_t i0 = 0; i0 < p.d; i0 += kSumBlock) {
+        const int64_t len = std::min(kSumBlock, p.d - i0);
+        if (diff_gamma) sum_parts(panel_params + i0, 2 * p.d, panels, len, diff_gamma + i0);
+        if (diff_beta) sum_parts(panel_params + p.d + i0, 2 * p.d, panels, len, diff_beta + i0);
     }
 }
 
