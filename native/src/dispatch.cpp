@@ -174,6 +174,14 @@ nk_status_t nk_scale_shift(const float *src, float *dst, int64_t n, float a, flo
     return NK_SUCCESS;
 }
 
+nk_status_t nk_transpose_images(const float *src, float *dst, int64_t n, int64_t rows, int64_t cols) {
+    int64_t total = 0;
+    if (!valid_dims({n, rows, cols}, &total)) return NK_INVALID_ARGUMENTS;
+    if (total == 0) return NK_SUCCESS;
+    if (!all_given({src, dst}) || (src < dst + total && dst < src + total)) return NK_INVALID_ARGUMENTS;
+    return guarded([&] { table().transpose_images(src, dst, n, rows, cols); });
+}
+
 nk_status_t nk_instance_norm_forward_training(const float *src, float *dst, const float *gamma, const float *beta,
                                               float *mean, float *var, int64_t n, int64_t c, int64_t s,
                                               nk_layout_t layout, double eps) {

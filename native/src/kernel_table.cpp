@@ -12,6 +12,7 @@ const kernel_table &kernels() {
     static const kernel_table table = {
         NK_STR(NK_ISA_NAMESPACE),
         scale_shift,
+        transpose_images,
         instance_norm_forward_training,
         instance_norm_forward_inference,
         instance_norm_backward,

@@ -49,6 +49,7 @@ struct ws_problem {
 struct kernel_table {
     const char *isa_name;
     void (*scale_shift)(const float *src, float *dst, int64_t n, float a, float b);
+    void (*transpose_images)(const float *src, float *dst, int64_t n, int64_t rows, int64_t cols);
 
     void (*instance_norm_forward_training)(const instance_norm_problem &p, const float *src, const float *gamma,
                                            const float *beta, float *dst, float *mean, float *var);

@@ -28,6 +28,7 @@
 #include "kernels.h"
 #include "scratch.h"
 #include "set_primitives.h"
+#include "transpose.h"
 
 namespace nk {
 namespace NK_ISA_NAMESPACE {
@@ -152,64 +153,10 @@ __attribute__((always_inline)) inline void prefetch_parameter_lines(const shape 
 }
 
 // Permuted rows move parameters between logical order (channel c's values S floats apart from channel c - 1's) and
-// a chunk's memory order (each line's C channels together) in square blocks of channels x lines, transposed in
-// registers. Gathering a (256, 56, 56) gamma from L3 on one Zen 5 core: 368 us value by value, 136 us by blocks.
-// Layer norm over (8, 256, 56, 56) channels-last, median ms of interleaved runs, before -> after: forward 3.0-3.6 ->
-// 2.7-3.1 (1 thread), 1.7-2.1 -> 1.4-1.7 (2 threads); backward 8.1-9.4 -> 6.6-7.7 (1), 4.0-5.0 -> 3.3-4.4 (2).
-constexpr int64_t kTransposeBlock = 16;
-
-#if defined(__AVX512F__)
-inline __m512 load_block_row(const float *p) { return _mm512_loadu_ps(p); }
-inline __m512 load_block_row(const double *p) {  // 16 doubles rounded to floats, as static_cast<float> does
-    const __m512 low = _mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_loadu_pd(p)));
-    const __m256 high = _mm512_cvtpd_ps(_mm512_loadu_pd(p + 8));
-    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(low), _mm256_castps_pd(high), 1));
-}
-
-// r[i] = row i of a 16 x 16 block -> r[j] = its column j: pairs, then quadruples within 128-bit lanes, then lanes.
-inline void transpose_in_registers(__m512 (&r)[16]) {
-    __m512 t[16];
-    for (int i = 0; i < 8; ++i) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; ++i) {
-        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int i = 0; i < 4; ++i) {
-        t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
-        t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xdd);
-        t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
-        t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xdd);
-    }
-    for (int i = 0; i < 4; ++i) {
-        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
-        r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
-        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
-        r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xdd);
-    }
-}
-#endif
-
-// A kTransposeBlock x kTransposeBlock block transposed and rounded to float (T: float or double). Scalar form:
-// to[j * to_stride + i] = static_cast<float>(from[i * from_stride + j]).
-template <class T>
-inline void transpose_block(const T *from, int64_t from_stride, float *to, int64_t to_stride) {
-#if defined(__AVX512F__)
-    __m512 r[kTransposeBlock];
-    for (int64_t i = 0; i < kTransposeBlock; ++i) r[i] = load_block_row(from + i * from_stride);
-    transpose_in_registers(r);
-    for (int64_t j = 0; j < kTransposeBlock; ++j) _mm512_storeu_ps(to + j * to_stride, r[j]);
-#else
-    for (int64_t i = 0; i < kTransposeBlock; ++i) {
-        for (int64_t j = 0; j < kTransposeBlock; ++j) to[j * to_stride + i] = static_cast<float>(from[i * from_stride + j]);
-    }
-#endif
-}
-
+// a chunk's memory order (each line's C channels together) in square blocks of channels x lines (transpose.h).
+// Gathering a (256, 56, 56) gamma from L3 on one Zen 5 core: 368 us value by value, 136 us by blocks. Layer norm
+// over (8, 256, 56, 56) channels-last, median ms of interleaved runs, before -> after: forward 3.0-3.6 -> 2.7-3.1
+// (1 thread), 1.7-2.1 -> 1.4-1.7 (2 threads); backward 8.1-9.4 -> 6.6-7.7 (1), 4.0-5.0 -> 3.3-4.4 (2).
 // Over a chunk of `lines` lines (channel-0 offsets `offset`), a block of channels at a time (its lines stay in L1):
 // block(c0, l0) for each whole block of kTransposeBlock channels from c0 and as many lines from l0 at consecutive
 // positions, value(c, l) for channel c of line l everywhere else.

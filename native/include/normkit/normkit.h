@@ -71,6 +71,11 @@ NK_API int32_t nk_get_max_threads(void);
 /* Streaming probe: dst[i] = a * src[i] + b for i < n. The memory-bandwidth yardstick of the benchmarks. */
 NK_API nk_status_t nk_scale_shift(const float *src, float *dst, int64_t n, float a, float b);
 
+/* Layout change of activations: each of n images, a rows x cols matrix at src, is written transposed at dst
+ * (dst[k][j][i] = src[k][i][j]). An (N, C, S) tensor goes from channels-first to channels-last with rows = C and
+ * cols = S, and back with rows = S and cols = C. src and dst must not overlap. */
+NK_API nk_status_t nk_transpose_images(const float *src, float *dst, int64_t n, int64_t rows, int64_t cols);
+
 /* ---------------------------------------------------------------------------------------- instance norm
  *
  * src, dst, diff_dst and diff_src have logical shape (N, C, *spatial), laid out as `layout`; S is the product of

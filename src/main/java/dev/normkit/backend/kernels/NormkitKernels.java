@@ -110,6 +110,27 @@ public final class NormkitKernels {
     if (status != NK_SUCCESS) check(status, "run the streaming probe");
   }
 
+  /**
+   * Writes each of {@code n} images of {@code src}, a {@code rows x cols} matrix, transposed into {@code dst}:
+   * dst[k][j][i] = src[k][i][j]. An (N, C, S) activation goes from channels-first to channels-last with rows = C and
+   * cols = S, and back with rows = S and cols = C. The tensors are used as plain memory (their shapes and layouts
+   * are not consulted) and must be distinct.
+   */
+  public static void transposeImages(Tensor src, Tensor dst, long n, long rows, long cols) {
+    if (n < 0 || rows < 0 || cols < 0) {
+      throw new IllegalArgumentException("transposeImages needs non-negative dims, got " + n + " x " + rows + " x " + cols);
+    }
+    long elements = Math.multiplyExact(Math.multiplyExact(n, rows), cols);
+    if (elements > src.elementCount() || elements > dst.elementCount()) {
+      throw new IllegalArgumentException("transposeImages of " + n + " x " + rows + " x " + cols
+          + " elements exceeds a tensor of " + Math.min(src.elementCount(), dst.elementCount()));
+    }
+    if (src == dst) throw new IllegalArgumentException("transposeImages cannot work in place");
+    ThreadPolicy.apply();
+    int status = nk_transpose_images(src.pointer(), dst.pointer(), n, rows, cols);
+    if (status != NK_SUCCESS) check(status, "transpose " + n + " images of " + rows + " x " + cols);
+  }
+
   /** The tensor's memory, or NULL for an absent (optional) tensor. */
   static FloatPointer pointerOrNull(Tensor t) {
     return t == null ? null : t.pointer();

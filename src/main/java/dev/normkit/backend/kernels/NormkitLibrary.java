@@ -62,6 +62,13 @@ public final class NormkitLibrary {
   public static native @Cast("nk_status_t") int nk_scale_shift(
       @Const FloatPointer src, FloatPointer dst, @Cast("int64_t") long n, float a, float b);
 
+  public static native @Cast("nk_status_t") int nk_transpose_images(
+      @Const FloatPointer src,
+      FloatPointer dst,
+      @Cast("int64_t") long n,
+      @Cast("int64_t") long rows,
+      @Cast("int64_t") long cols);
+
   // ---------------------------------------------------------------------------------------- instance norm
 
   public static native @Cast("nk_status_t") int nk_instance_norm_forward_training(
