@@ -40,7 +40,8 @@ public final class DnnlPrimitive {
   /** The OpenMP thread count the primitive was created under; it is always executed under the same. */
   private final int threads;
   private final ReusePool<Binding> pool = new ReusePool<>();
-  private final ReusePool<Tensor> buffers = new ReusePool<>();
+  /** Borrowed buffers, one pool per argument position (created on first use). */
+  private final ReusePool<Tensor>[] buffers;
   private int users;
   private boolean retired;
   private boolean destroyed;
@@ -57,9 +58,11 @@ public final class DnnlPrimitive {
     }
   }
 
+  @SuppressWarnings("unchecked")
   private DnnlPrimitive(String name, dnnl_primitive_desc pd, int[] args) {
     this.name = name;
     this.args = args.clone();
+    this.buffers = (ReusePool<Tensor>[]) new ReusePool<?>[args.length];
     this.argDescs = new dnnl_memory_desc[args.length];
     for (int i = 0; i < args.length; i++) argDescs[i] = cloneDesc(dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, args[i]));
     this.scratchpadDesc = cloneDesc(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
@@ -86,17 +89,20 @@ public final class DnnlPrimitive {
   }
 
   /**
-   * A buffer for the argument at {@code position} (at least {@link #argumentBytes} bytes, 64-byte aligned), from this
-   * primitive's pool or new: for an intermediate in oneDNN's own format (a reordered weight) that the caller needs
-   * only during one use of the primitive. Give it back with {@link #recycle} before {@link #release()}; the pool's
-   * buffers are freed with the primitive.
+   * A buffer for the argument at {@code position} ({@link #argumentBytes} bytes, 64-byte aligned), from this
+   * primitive's pool for that position or new: for an intermediate (a weight reordered into oneDNN's format, a
+   * channels-last copy of an activation) that the caller needs only during one use of the primitive. Give it back
+   * with {@link #recycle} before {@link #release()}; the pools' buffers are freed with the primitive.
    */
   Tensor borrowBuffer(int position) {
-    long bytes = argumentBytes(position);
-    Tensor t = buffers.poll();
-    if (t != null && t.elementCount() * Float.BYTES >= bytes) return t;
-    if (t != null) t.close();
-    return bytes(bytes);
+    ReusePool<Tensor> pool = buffers(position);
+    Tensor t = pool.poll();
+    return t != null ? t : bytes(argumentBytes(position));
+  }
+
+  private synchronized ReusePool<Tensor> buffers(int position) {
+    if (buffers[position] == null) buffers[position] = new ReusePool<>();
+    return buffers[position];
   }
 
   /** A tensor of at least {@code bytes} bytes (64-byte aligned, as every tensor), for oneDNN's own formats. */
@@ -104,10 +110,13 @@ public final class DnnlPrimitive {
     return Tensor.empty(Shape.of((bytes + Float.BYTES - 1) / Float.BYTES), Layout.CHANNELS_FIRST);
   }
 
-  /** Returns a buffer from {@link #borrowBuffer} to the pool (freed now if the primitive is already destroyed). */
-  synchronized void recycle(Tensor buffer) {
+  /**
+   * Returns a buffer borrowed for the argument at {@code position} to its pool (freed now if the primitive is already
+   * destroyed).
+   */
+  synchronized void recycle(int position, Tensor buffer) {
     if (destroyed) buffer.close();
-    else buffers.offer(buffer);
+    else buffers[position].offer(buffer);
   }
 
   /**
@@ -199,8 +208,10 @@ public final class DnnlPrimitive {
     destroyed = true;
     Binding b;
     while ((b = pool.poll()) != null) b.destroy();
-    Tensor t;
-    while ((t = buffers.poll()) != null) t.close();
+    for (ReusePool<Tensor> pool : buffers) {
+      Tensor t;
+      while (pool != null && (t = pool.poll()) != null) t.close();
+    }
     dnnl_primitive_destroy(primitive);
     Dnnl.destroy(argDescs);
     Dnnl.destroy(scratchpadDesc);
