@@ -7,7 +7,7 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.junit.jupiter.api.Test;
 
 /**
- * The batch-, group- and layer-norm entry points of the C ABI re-check their arguments (a last line of defence
+ * The batch-, group- and layer-norm entry points of the C ABI, and its layout transpose, re-check their arguments (a last line of defence
  * behind {@link Functional}) and answer NK_INVALID_ARGUMENTS without touching memory; an empty tensor is a no-op.
  */
 class NormKernelAbiTest {
@@ -77,6 +77,19 @@ class NormKernelAbiTest {
       assertEquals(INVALID, nk_layer_norm_backward(a, a, g, m, v, null, null, null, 2, 3, 4, 12, CF, EPS));
       assertEquals(INVALID, nk_layer_norm_backward(a, a, g, m, v, b, null, null, 2, 3, 4, 7, CF, EPS));
       assertEquals(0, nk_layer_norm_backward(null, null, null, null, null, null, null, null, 2, 0, 4, 12, CF, EPS));
+    }
+  }
+
+  @Test
+  void transposeRejectsBadArguments() {
+    try (FloatPointer a = new FloatPointer(64); FloatPointer b = new FloatPointer(64)) {
+      assertEquals(0, nk_transpose_images(a, b, 2, 4, 8));
+      assertEquals(INVALID, nk_transpose_images(null, b, 2, 4, 8));
+      assertEquals(INVALID, nk_transpose_images(a, null, 2, 4, 8));
+      assertEquals(INVALID, nk_transpose_images(a, b, 2, -4, 8));
+      assertEquals(INVALID, nk_transpose_images(a, a, 2, 4, 8), "in place");
+      assertEquals(INVALID, nk_transpose_images(a, b, Long.MAX_VALUE / 2, 4, 1), "element count overflow");
+      assertEquals(0, nk_transpose_images(null, null, 2, 0, 8), "empty");
     }
   }
 }
