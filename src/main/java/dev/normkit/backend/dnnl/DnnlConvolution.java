@@ -103,6 +103,7 @@ public final class DnnlConvolution implements ConvolutionKernel {
      */
     void convolve(Tensor a, Tensor b, Tensor c, Tensor d) {
       DnnlPrimitive conv = acquireConvolution();
+      // forward and backward data write an activation, their last argument; backward weights reads two (x, dy)
       boolean weights = key.pass == Pass.BACKWARD_WEIGHTS;
       int outPosition = d == null ? 2 : 3;
       Tensor out = weights ? null : d == null ? c : d;
@@ -111,9 +112,8 @@ public final class DnnlConvolution implements ConvolutionKernel {
         stagedA = stagedIn(conv, 0, a);
         if (weights) stagedB = stagedIn(conv, 1, b);
         if (out != null && staged(out)) stagedOut = conv.borrowBuffer(outPosition);
-        Tensor c1 = weights || d != null ? c : stagedOut;
-        if (d == null) conv.execute(stagedA, stagedB, c1);
-        else conv.execute(stagedA, stagedB, c1, weights ? d : stagedOut);
+        if (d == null) conv.execute(stagedA, stagedB, weights ? c : stagedOut);
+        else conv.execute(stagedA, stagedB, c, weights ? d : stagedOut);
         if (stagedOut != out) toChannelsFirst(stagedOut, out);
       } finally {
         if (stagedA != a) conv.recycle(0, stagedA);
