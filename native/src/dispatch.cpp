@@ -6,6 +6,7 @@
 
 #include <omp.h>
 #include <cmath>
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <new>
@@ -178,7 +179,10 @@ nk_status_t nk_transpose_images(const float *src, float *dst, int64_t n, int64_t
     int64_t total = 0;
     if (!valid_dims({n, rows, cols}, &total)) return NK_INVALID_ARGUMENTS;
     if (total == 0) return NK_SUCCESS;
-    if (!all_given({src, dst}) || (src < dst + total && dst < src + total)) return NK_INVALID_ARGUMENTS;
+    if (!all_given({src, dst})) return NK_INVALID_ARGUMENTS;
+    const uintptr_t from = reinterpret_cast<uintptr_t>(src), to = reinterpret_cast<uintptr_t>(dst);
+    const uintptr_t bytes = static_cast<uintptr_t>(total) * sizeof(float);
+    if (from < to + bytes && to < from + bytes) return NK_INVALID_ARGUMENTS;  // overlapping
     return guarded([&] { table().transpose_images(src, dst, n, rows, cols); });
 }
 
