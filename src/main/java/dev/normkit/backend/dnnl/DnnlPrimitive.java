@@ -40,7 +40,7 @@ public final class DnnlPrimitive {
   /** The OpenMP thread count the primitive was created under; it is always executed under the same. */
   private final int threads;
   private final ReusePool<Binding> pool = new ReusePool<>();
-  /** Borrowed buffers, one pool per argument position (created on first use). */
+  /** Borrowed buffers, one pool per argument position. */
   private final ReusePool<Tensor>[] buffers;
   private int users;
   private boolean retired;
@@ -63,6 +63,7 @@ public final class DnnlPrimitive {
     this.name = name;
     this.args = args.clone();
     this.buffers = (ReusePool<Tensor>[]) new ReusePool<?>[args.length];
+    for (int i = 0; i < args.length; i++) buffers[i] = new ReusePool<>();
     this.argDescs = new dnnl_memory_desc[args.length];
     for (int i = 0; i < args.length; i++) argDescs[i] = cloneDesc(dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, args[i]));
     this.scratchpadDesc = cloneDesc(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
@@ -95,14 +96,8 @@ public final class DnnlPrimitive {
    * with {@link #recycle} before {@link #release()}; the pools' buffers are freed with the primitive.
    */
   Tensor borrowBuffer(int position) {
-    ReusePool<Tensor> pool = buffers(position);
-    Tensor t = pool.poll();
+    Tensor t = buffers[position].poll();
     return t != null ? t : bytes(argumentBytes(position));
-  }
-
-  private synchronized ReusePool<Tensor> buffers(int position) {
-    if (buffers[position] == null) buffers[position] = new ReusePool<>();
-    return buffers[position];
   }
 
   /** A tensor of at least {@code bytes} bytes (64-byte aligned, as every tensor), for oneDNN's own formats. */
@@ -210,7 +205,7 @@ public final class DnnlPrimitive {
     while ((b = pool.poll()) != null) b.destroy();
     for (ReusePool<Tensor> pool : buffers) {
       Tensor t;
-      while (pool != null && (t = pool.poll()) != null) t.close();
+      while ((t = pool.poll()) != null) t.close();
     }
     dnnl_primitive_destroy(primitive);
     Dnnl.destroy(argDescs);
