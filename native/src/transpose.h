@@ -2,13 +2,7 @@
 // change of activations (relayout.cpp). Compiled into each ISA variant, like set_primitives.h.
 #pragma once
 
-#include <algorithm>
-#include <cstdint>
-#include <immintrin.h>
-
-#ifndef NK_ISA_NAMESPACE
-#error "compile kernel sources through normkit_add_isa_variant, which defines NK_ISA_NAMESPACE"
-#endif
+#include "set_primitives.h"  // the ISA namespace guard, <immintrin.h>, <algorithm>
 
 namespace nk {
 namespace NK_ISA_NAMESPACE {
@@ -25,8 +19,8 @@ inline __m512 load_block_row(const float *p) { return _mm512_loadu_ps(p); }
 inline __m512 load_block_row(const double *p) {  // 16 doubles rounded to floats, as static_cast<float> does
     const __m256d low = _mm256_castps_pd(_mm512_maskz_cvtpd_ps(kAll8, _mm512_loadu_pd(p)));
     const __m256d high = _mm256_castps_pd(_mm512_maskz_cvtpd_ps(kAll8, _mm512_loadu_pd(p + 8)));
-    const __m512d both = _mm512_maskz_insertf64x4(kAll8, _mm512_maskz_insertf64x4(kAll8, _mm512_setzero_pd(), low, 0), high, 1);
-    return _mm512_castpd_ps(both);
+    const __m512d low_only = _mm512_maskz_insertf64x4(kAll8, _mm512_setzero_pd(), low, 0);
+    return _mm512_castpd_ps(_mm512_maskz_insertf64x4(kAll8, low_only, high, 1));
 }
 
 // r[i] = row i of a 16 x 16 block -> r[j] = its column j: pairs, then quadruples within 128-bit lanes, then lanes.
@@ -69,7 +63,9 @@ inline void transpose_block(const T *from, int64_t from_stride, float *to, int64
     for (int64_t j = 0; j < kTransposeBlock; ++j) _mm512_storeu_ps(to + j * to_stride, r[j]);
 #else
     for (int64_t i = 0; i < kTransposeBlock; ++i) {
-        for (int64_t j = 0; j < kTransposeBlock; ++j) to[j * to_stride + i] = static_cast<float>(from[i * from_stride + j]);
+        for (int64_t j = 0; j < kTransposeBlock; ++j) {
+            to[j * to_stride + i] = static_cast<float>(from[i * from_stride + j]);
+        }
     }
 #endif
 }
