@@ -192,7 +192,9 @@ const float *parameter_tile(const shape &p, const float *logical, int64_t i0, in
     chunk_line_offsets(p, i0 / p.c, lines, offset);
     for_each_transpose_block(
         p, lines, offset,
-        [&](int64_t c0, int64_t l0) { transpose_block(logical + offset[l0] + c0 * p.s, p.s, tile + l0 * p.c + c0, p.c); },
+        [&](int64_t c0, int64_t l0) {
+            transpose_block(logical + offset[l0] + c0 * p.s, p.s, tile + l0 * p.c + c0, p.c);
+        },
         [&](int64_t c, int64_t l) { tile[l * p.c + c] = logical[offset[l] + c * p.s]; });
     return tile;
 }
@@ -210,7 +212,9 @@ void store_parameter_tile(const shape &p, const T *tile, int64_t i0, int64_t len
     chunk_line_offsets(p, i0 / p.c, lines, offset);
     for_each_transpose_block(
         p, lines, offset,
-        [&](int64_t c0, int64_t l0) { transpose_block(tile + l0 * p.c + c0, p.c, logical + offset[l0] + c0 * p.s, p.s); },
+        [&](int64_t c0, int64_t l0) {
+            transpose_block(tile + l0 * p.c + c0, p.c, logical + offset[l0] + c0 * p.s, p.s);
+        },
         [&](int64_t c, int64_t l) { logical[offset[l] + c * p.s] = static_cast<float>(tile[l * p.c + c]); });
 }
 
@@ -219,7 +223,9 @@ void store_parameter_tile(const shape &p, const T *tile, int64_t i0, int64_t len
 const float *whole_parameter(const shape &p, const float *logical, float *tile) {
     if (logical == nullptr || p.map != mapping::permuted_rows) return logical;
     const chunking ch = chunks_of(p);
-    for (int64_t i0 = 0; i0 < p.d; i0 += ch.length) parameter_tile(p, logical, i0, std::min(ch.length, p.d - i0), tile + i0);
+    for (int64_t i0 = 0; i0 < p.d; i0 += ch.length) {
+        parameter_tile(p, logical, i0, std::min(ch.length, p.d - i0), tile + i0);
+    }
     return tile;
 }
 
@@ -281,6 +287,14 @@ void sum_parts(const double *parts, int64_t stride, int64_t count, int64_t n, fl
     }
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(sums[i]);
+}
+
+// Floats of parameter tiles a pass needs: two per thread of a chunk's length for chunks, two of a whole row for
+// whole permuted rows (gamma and beta; in the backward, later the dgamma and dbeta sums), none for rows in logical
+// order.
+int64_t tile_floats(const shape &p, bool chunked, const chunking &ch, int64_t threads) {
+    if (chunked) return 2 * ch.length * threads;
+    return p.map == mapping::permuted_rows ? 2 * p.d : 0;
 }
 
 // Per-thread working memory of the chunked passes: two parameter tiles and two double accumulators per chunk.
@@ -606,7 +620,7 @@ void layer_norm_forward(const layer_norm_problem &problem, const float *src, con
     const chunking ch = chunks_of(p);
     const size_t sums = plan.add<shifted_sums>(chunked ? p.rows * ch.count : 0);
     const size_t coefficients = plan.add<affine>(chunked ? p.rows : 0);
-    const size_t tiles = plan.add<float>(chunked ? 2 * ch.length * threads : p.map == mapping::permuted_rows ? 2 * p.d : 0);
+    const size_t tiles = plan.add<float>(tile_floats(p, chunked, ch, threads));
     plan.allocate();
     rows_forward(p, threads, src, gamma, beta, dst, mean, var, plan.get<shifted_sums>(sums),
                  plan.get<affine>(coefficients), {plan.get<float>(tiles), nullptr, ch.length});
@@ -635,7 +649,7 @@ void layer_norm_backward(const layer_norm_problem &problem, const float *src, co
     const size_t sums = plan.add<gradient_sums>(chunked ? p.rows * ch.count : 0);
     const size_t coefficients = plan.add<gradient_affine>(chunked ? p.rows : 0);
     const size_t rstd = plan.add<double>(chunked ? p.rows : 0);
-    const size_t tiles = plan.add<float>(chunked ? 2 * ch.length * threads : p.map == mapping::permuted_rows ? 2 * p.d : 0);
+    const size_t tiles = plan.add<float>(tile_floats(p, chunked, ch, threads));
     const size_t params = plan.add<double>(chunked && want_params ? 2 * ch.length * threads : 0);
     plan.allocate();
     const rows_backward_args r{mean, var, diff_gamma, diff_beta, plan.get<double>(partial),
