@@ -11,8 +11,9 @@
 //   constant (running) statistics: y as above; dx = dy * gamma * rstd.
 //
 // Work items (run in parallel): NCHW, up to kSetsPerGroup (n, c) planes of S contiguous values each; NHWC, whole
-// rows of channels of one image across its S positions, vectorized across the channels. Either way an item reads its sets once for the
-// statistics and once more to write y or dx, the second read hitting L1/L2 when the item fits there.
+// rows of channels of one image across its S positions, vectorized across the channels. Either way an item reads its
+// sets once for the statistics and once more to write y or dx, the second read hitting L1/L2 when the item fits
+// there.
 #include <algorithm>
 #include <cmath>
 
@@ -45,10 +46,10 @@ bool streams(const instance_norm_problem &p) {
 }
 
 // Calls planes(nc0, count) for groups of consecutive (n, c) planes of an NCHW tensor (for_each_set_group in
-// set_primitives.h; plane nc = n * C + c at offset nc * S), or block(n, c0, w, offset) for every block of w channels c0 .. c0 + w - 1 of one
-// image of an NHWC tensor (offset: the memory offset of the block's first value). Items run in parallel
-// (threads_for: `sums` tells whether items reduce over their sets); with `stream` (the items write with streaming
-// stores), each thread fences its stores at the end.
+// set_primitives.h; plane nc = n * C + c at offset nc * S), or block(n, c0, w, offset) for every block of w channels c0
+// .. c0 + w - 1 of one image of an NHWC tensor (offset: the memory offset of the block's first value). Items run in
+// parallel (threads_for: `sums` tells whether items reduce over their sets); with `stream` (the items write with
+// streaming stores), each thread fences its stores at the end.
 template <class Planes, class Block>
 void for_each_item(const instance_norm_problem &p, bool sums, bool stream, Planes planes, Block block) {
     const int64_t threads = threads_for(p.n * p.c * p.s, sums);
@@ -183,7 +184,8 @@ void instance_norm_backward(const instance_norm_problem &p, const float *src, co
             gradient_affine k[kSetsPerGroup];
             for (int64_t i = 0; i < count && need_sums; ++i) {
                 const int64_t nc = nc0 + i, offset = nc * p.s;
-                sums[i] = run_gradient_sums(src + offset, diff_dst + offset, p.s, given_mean(stats, nc / p.c, nc % p.c));
+                const double mean = given_mean(stats, nc / p.c, nc % p.c);
+                sums[i] = run_gradient_sums(src + offset, diff_dst + offset, p.s, mean);
             }
             for (int64_t i = 0; i < count; ++i) {
                 const int64_t nc = nc0 + i;
