@@ -244,16 +244,16 @@ void by_plane(const ncs_problem &p, const Pass &pass, int64_t threads, sums2 *pa
 }
 
 // Channels-last, row sweeps: per-thread sums over each thread's rows, totals in thread order, then the output.
-// partial holds 2 * C doubles per thread.
+// partial holds 2 * C doubles per thread, thread_stride(2 * C) apart.
 template <class Pass>
 void by_row_sweep(const ncs_problem &p, const Pass &pass, int64_t threads, double *partial, coefficient_arrays k) {
-    const int64_t rows = p.n * p.s;
+    const int64_t rows = p.n * p.s, stride = thread_stride<double>(2 * p.c);
     parallel_region(threads, [&] {
         const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
         int64_t r0, r1;
         split(rows, nt, t, &r0, &r1);
         if (pass.needs_sums()) {
-            double *s1 = partial + 2 * t * p.c, *s2 = s1 + p.c;
+            double *s1 = partial + stride * t, *s2 = s1 + p.c;
             std::fill(s1, s1 + 2 * p.c, 0.0);
             pass.block_sums(r0 * p.c, r1 - r0, 0, p.c, s1, s2);
 #pragma omp barrier
@@ -263,8 +263,8 @@ void by_row_sweep(const ncs_problem &p, const Pass &pass, int64_t threads, doubl
             sums2 total{0, 0};
             if (pass.needs_sums()) {
                 for (int64_t i = 0; i < nt; ++i) {
-                    total.first += partial[2 * i * p.c + c];
-                    total.second += partial[(2 * i + 1) * p.c + c];
+                    total.first += partial[stride * i + c];
+                    total.second += partial[stride * i + p.c + c];
                 }
             }
             k.set(c, pass.finish(c, total));
@@ -297,7 +297,8 @@ void run_pass(const ncs_problem &p, Pass pass) {
     scratch_plan plan;
     const size_t centers = plan.add<double>(p.c);
     const size_t partial_sums = plan.add<sums2>(partition == BY_PLANE && sums ? p.n * p.c : 0);
-    const size_t partial_doubles = plan.add<double>(partition == BY_ROW_SWEEP && sums ? 2 * p.c * threads : 0);
+    const size_t partial_doubles =
+        plan.add<double>(partition == BY_ROW_SWEEP && sums ? thread_stride<double>(2 * p.c) * threads : 0);
     const size_t coefficient_structs = plan.add<coefficients>(partition == BY_PLANE ? p.c : 0);
     const size_t coefficient_floats = plan.add<float>(partition == BY_ROW_SWEEP ? 4 * p.c : 0);
     plan.allocate();

@@ -108,7 +108,7 @@ void group_norm_forward(const group_norm_problem &problem, const float *src, con
     }
     const int64_t gpb = groups_per_block(p, threads);
     // Per block: shifts, sums and coefficients of up to gpb * Cg channels.
-    const int64_t width = gpb * p.cg, ds = line_stride<double>(3 * width), fs = line_stride<float>(3 * width);
+    const int64_t width = gpb * p.cg, ds = thread_stride<double>(3 * width), fs = thread_stride<float>(3 * width);
     scratch_plan plan;
     const size_t doubles = plan.add<double>(ds * threads);
     const size_t floats = plan.add<float>(fs * threads);
@@ -153,7 +153,7 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
     const size_t partial = plan.add<double>(want_params ? 2 * p.n * p.c : 0);
     // per thread: a block's (or a channels-first set's) means and sums, and its coefficients
     const int64_t gpb = p.channels_first ? 1 : groups_per_block(p, threads), width = gpb * p.cg;
-    const int64_t ds = line_stride<double>(3 * width), fs = line_stride<float>(4 * width);
+    const int64_t ds = thread_stride<double>(3 * width), fs = thread_stride<float>(4 * width);
     const size_t doubles = plan.add<double>(ds * threads);
     const size_t floats = plan.add<float>(p.channels_first ? 0 : fs * threads);
     plan.allocate();

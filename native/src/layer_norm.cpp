@@ -293,18 +293,23 @@ void sum_parts(const double *parts, int64_t stride, int64_t count, int64_t n, fl
 // whole permuted rows (gamma and beta; in the backward, later the dgamma and dbeta sums), none for rows in logical
 // order.
 int64_t tile_floats(const shape &p, bool chunked, const chunking &ch, int64_t threads) {
-    if (chunked) return 2 * ch.length * threads;
+    if (chunked) return thread_stride<float>(2 * ch.length) * threads;
     return p.map == mapping::permuted_rows ? 2 * p.d : 0;
 }
 
-// Per-thread working memory of the chunked passes: two parameter tiles and two double accumulators per chunk.
+// Per-thread working memory of the chunked passes: two parameter tiles and two double accumulators per chunk, each
+// thread's thread_stride() apart.
 struct chunk_scratch {
     float *tiles;     // 2 * length floats per thread
     double *params;   // 2 * length doubles per thread
     int64_t length;
 
-    float *tile(int64_t t, int64_t which) const { return tiles + (2 * t + which) * length; }
-    double *param(int64_t t, int64_t which) const { return params + (2 * t + which) * length; }
+    float *tile(int64_t t, int64_t which) const {
+        return tiles + thread_stride<float>(2 * length) * t + which * length;
+    }
+    double *param(int64_t t, int64_t which) const {
+        return params + thread_stride<double>(2 * length) * t + which * length;
+    }
 };
 
 void rows_forward(const shape &p, int64_t threads, const float *src, const float *gamma, const float *beta,
@@ -376,7 +381,7 @@ inline void row_gradient_output(const float *x, const float *dy, float *dx, cons
 struct rows_backward_args {
     const float *mean, *var;
     float *diff_gamma, *diff_beta;
-    double *partial;            // whole rows: 2 * d doubles per thread (dgamma, dbeta)
+    double *partial;            // whole rows: 2 * d doubles per thread (dgamma, dbeta), thread_stride() apart
     gradient_sums *chunk_sums;  // chunks: rows * chunk count
     gradient_affine *row_coefficients;
     double *row_rstd;
@@ -395,7 +400,8 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
         const float *g = whole_parameter(p, gamma, r.scratch.tiles);
         parallel_region(threads, [&] {
             const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-            double *dg = want_params ? r.partial + 2 * p.d * t : nullptr, *db = dg ? dg + p.d : nullptr;
+            const int64_t stride = thread_stride<double>(2 * p.d);
+            double *dg = want_params ? r.partial + stride * t : nullptr, *db = dg ? dg + p.d : nullptr;
             if (dg) std::fill(dg, dg + 2 * p.d, 0.0);
             int64_t m0, m1;
             split(p.rows, nt, t, &m0, &m1);
@@ -421,7 +427,7 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
                     float *sums = permuted ? r.scratch.tiles + which * p.d : out;
 #pragma omp for schedule(static)
                     for (int64_t i0 = 0; i0 < p.d; i0 += kSumBlock) {
-                        sum_parts(r.partial + which * p.d + i0, 2 * p.d, nt, std::min(kSumBlock, p.d - i0), sums + i0);
+                        sum_parts(r.partial + which * p.d + i0, stride, nt, std::min(kSumBlock, p.d - i0), sums + i0);
                     }
                 }
                 if (permuted) {
@@ -528,8 +534,8 @@ void columns_forward(const shape &p, int64_t threads, const float *src, const fl
     const bool stream = stream_output(p.n * p.c * p.s, p.c);
     parallel_for(panels * blocks, threads, stream, [&](int64_t i) {
         const int64_t panel = i / blocks, c0 = i % blocks * w, wb = std::min(w, p.c - c0), t = omp_get_thread_num();
-        double *k = doubles + line_stride<double>(3 * w) * t, *s1 = k + w, *s2 = s1 + w;
-        float *m = floats + line_stride<float>(3 * w) * t, *a = m + w, *b = a + w;
+        double *k = doubles + thread_stride<double>(3 * w) * t, *s1 = k + w, *s2 = s1 + w;
+        float *m = floats + thread_stride<float>(3 * w) * t, *a = m + w, *b = a + w;
         const float *x = src + panel_offset(p, panel) + c0;
         for (int64_t j = 0; j < wb; ++j) {
             k[j] = x[j];
@@ -559,8 +565,9 @@ void columns_backward(const shape &p, int64_t threads, const float *src, const f
     const bool stream = stream_output(p.n * p.c * p.s, p.c);
     parallel_for(panels, threads, stream, [&](int64_t panel) {
         const int64_t t = omp_get_thread_num();
-        double *mu = doubles + line_stride<double>(4 * w) * t, *rstd = mu + w, *sum_g = rstd + w, *sum_g_u = sum_g + w;
-        float *a = floats + line_stride<float>(4 * w) * t, *b = a + w, *c = b + w, *m = c + w;
+        double *mu = doubles + thread_stride<double>(4 * w) * t, *rstd = mu + w, *sum_g = rstd + w;
+        double *sum_g_u = sum_g + w;
+        float *a = floats + thread_stride<float>(4 * w) * t, *b = a + w, *c = b + w, *m = c + w;
         double *dg = want_params ? panel_params + 2 * p.d * panel : nullptr, *db = dg ? dg + p.d : nullptr;
         if (dg) std::fill(dg, dg + 2 * p.d, 0.0);
         for (int64_t c0 = 0; c0 < p.c; c0 += w) {
@@ -609,8 +616,8 @@ void layer_norm_forward(const layer_norm_problem &problem, const float *src, con
     scratch_plan plan;
     if (p.map == mapping::columns) {
         const int64_t w = columns_block_width(p, threads);
-        const size_t doubles = plan.add<double>(line_stride<double>(3 * w) * threads);
-        const size_t floats = plan.add<float>(line_stride<float>(3 * w) * threads);
+        const size_t doubles = plan.add<double>(thread_stride<double>(3 * w) * threads);
+        const size_t floats = plan.add<float>(thread_stride<float>(3 * w) * threads);
         plan.allocate();
         columns_forward(p, threads, src, gamma, beta, dst, mean, var, plan.get<double>(doubles),
                         plan.get<float>(floats), w);
@@ -635,8 +642,8 @@ void layer_norm_backward(const layer_norm_problem &problem, const float *src, co
     scratch_plan plan;
     if (p.map == mapping::columns) {
         const int64_t w = columns_block_width(p, threads);
-        const size_t doubles = plan.add<double>(line_stride<double>(4 * w) * threads);
-        const size_t floats = plan.add<float>(line_stride<float>(4 * w) * threads);
+        const size_t doubles = plan.add<double>(thread_stride<double>(4 * w) * threads);
+        const size_t floats = plan.add<float>(thread_stride<float>(4 * w) * threads);
         const size_t panel_params = plan.add<double>(want_params ? 2 * p.d * p.n * p.panel_sets : 0);
         plan.allocate();
         columns_backward(p, threads, src, diff_dst, gamma, mean, var, diff_src, diff_gamma, diff_beta,
@@ -645,12 +652,12 @@ void layer_norm_backward(const layer_norm_problem &problem, const float *src, co
     }
     const bool chunked = !whole_rows(p, threads, 2, want_params);
     const chunking ch = chunks_of(p);
-    const size_t partial = plan.add<double>(!chunked && want_params ? 2 * p.d * threads : 0);
+    const size_t partial = plan.add<double>(!chunked && want_params ? thread_stride<double>(2 * p.d) * threads : 0);
     const size_t sums = plan.add<gradient_sums>(chunked ? p.rows * ch.count : 0);
     const size_t coefficients = plan.add<gradient_affine>(chunked ? p.rows : 0);
     const size_t rstd = plan.add<double>(chunked ? p.rows : 0);
     const size_t tiles = plan.add<float>(tile_floats(p, chunked, ch, threads));
-    const size_t params = plan.add<double>(chunked && want_params ? 2 * ch.length * threads : 0);
+    const size_t params = plan.add<double>(chunked && want_params ? thread_stride<double>(2 * ch.length) * threads : 0);
     plan.allocate();
     const rows_backward_args r{mean, var, diff_gamma, diff_beta, plan.get<double>(partial),
                                plan.get<gradient_sums>(sums), plan.get<gradient_affine>(coefficients),
