@@ -1,7 +1,9 @@
 // The per-thread scratch buffer of scratch.h (compiled once, not per ISA: all variants share a thread's buffer).
 #include "scratch.h"
 
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 namespace nk {
@@ -28,6 +30,28 @@ void *thread_scratch(size_t bytes) {
     buffer.memory = memory;
     buffer.capacity = capacity;
     return memory;
+}
+
+bool scratch_guard_enabled() {
+    static const bool enabled = [] {
+        const char *v = std::getenv("NORMKIT_SCRATCH_GUARD");
+        return v != nullptr && v[0] == '1';
+    }();
+    return enabled;
+}
+
+const char *guard_page() {
+    static const struct page {
+        char bytes[kPageBytes];
+        page() { std::memset(bytes, 0xa5, sizeof bytes); }
+    } pattern;
+    return pattern.bytes;
+}
+
+void scratch_overrun(int array, size_t bytes) {
+    std::fprintf(stderr, "normkit: a kernel wrote past scratch array %d (%zu bytes) of its plan\n", array, bytes);
+    std::fflush(stderr);
+    std::abort();
 }
 
 }  // namespace nk

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace nk {
 
@@ -33,18 +34,47 @@ constexpr int64_t thread_stride(int64_t count) {
     return ((count * size + 63) / 64 * 64 + kPageBytes) / size;
 }
 
+// Whether scratch plans guard their arrays: the environment variable NORMKIT_SCRATCH_GUARD=1, read once (the test
+// suite sets it). Results need not show a kernel writing past one of its scratch arrays: with the buffer reused and
+// grown, the stray writes land in slack or in an array written again later. A batch-norm partial array sized for
+// one thread's slice, written by two threads a page apart, passed every test and crashed only a C harness.
+bool scratch_guard_enabled();
+
+// Reports a guard found overwritten (which array of the plan, its size) on stderr and aborts: the memory after the
+// array is already corrupt, so there is nothing safe to return to.
+[[noreturn]] void scratch_overrun(int array, size_t bytes);
+
+// A page of the guard pattern (0xa5 bytes), to compare guards with.
+const char *guard_page();
+
 // Carves typed arrays out of one thread_scratch() buffer: plan every array with add<T>(count), then get<T>(offset).
+// With scratch_guard_enabled(), each array is followed by a guard page, filled when allocated and checked when the
+// plan goes out of scope.
 class scratch_plan {
 public:
+    scratch_plan() : guarded_(scratch_guard_enabled()) {}
+    ~scratch_plan() {
+        if (base_ != nullptr) check_guards();
+    }
+    scratch_plan(const scratch_plan &) = delete;
+    scratch_plan &operator=(const scratch_plan &) = delete;
+
     template <class T>
     size_t add(int64_t count) {
         const size_t offset = bytes_;
         bytes_ += (static_cast<size_t>(count) * sizeof(T) + 63) / 64 * 64;
+        if (guarded_ && arrays_ < kMaxGuarded) {
+            guards_[arrays_++] = {bytes_, bytes_ - offset};
+            bytes_ += kPageBytes;
+        }
         return offset;
     }
 
     // Allocates (or reuses) the buffer; call after the last add().
-    void allocate() { base_ = static_cast<char *>(thread_scratch(bytes_)); }
+    void allocate() {
+        base_ = static_cast<char *>(thread_scratch(bytes_));
+        for (int i = 0; i < arrays_; ++i) std::memset(base_ + guards_[i].offset, kGuardByte, kPageBytes);
+    }
 
     template <class T>
     T *get(size_t offset) const {
@@ -52,6 +82,23 @@ public:
     }
 
 private:
+    static constexpr int kMaxGuarded = 16;
+    static constexpr int kGuardByte = 0xa5;
+    struct guard {
+        size_t offset, array_bytes;
+    };
+
+    void check_guards() const {
+        for (int i = 0; i < arrays_; ++i) {
+            if (std::memcmp(base_ + guards_[i].offset, guard_page(), kPageBytes) != 0) {
+                scratch_overrun(i, guards_[i].array_bytes);
+            }
+        }
+    }
+
+    bool guarded_;
+    int arrays_ = 0;
+    guard guards_[kMaxGuarded];
     size_t bytes_ = 0;
     char *base_ = nullptr;
 };
