@@ -43,7 +43,7 @@ bool scratch_guard_enabled() {
 const char *guard_page() {
     static const struct page {
         char bytes[kPageBytes];
-        page() { std::memset(bytes, 0xa5, sizeof bytes); }
+        page() { std::memset(bytes, kGuardByte, sizeof bytes); }
     } pattern;
     return pattern.bytes;
 }

@@ -44,7 +44,8 @@ bool scratch_guard_enabled();
 // array is already corrupt, so there is nothing safe to return to.
 [[noreturn]] void scratch_overrun(int array, size_t bytes);
 
-// A page of the guard pattern (0xa5 bytes), to compare guards with.
+// The byte a guard page is filled with, and a page of it to compare guards with.
+constexpr int kGuardByte = 0xa5;
 const char *guard_page();
 
 // Carves typed arrays out of one thread_scratch() buffer: plan every array with add<T>(count), then get<T>(offset).
@@ -83,7 +84,6 @@ public:
 
 private:
     static constexpr int kMaxGuarded = 16;
-    static constexpr int kGuardByte = 0xa5;
     struct guard {
         size_t offset, array_bytes;
     };
