@@ -469,15 +469,15 @@ inline void parallel_for(int64_t count, int64_t threads, bool stream, Body body)
 constexpr int64_t kSetsPerGroup = 8;
 constexpr int64_t kSetGroupBytes = int64_t{16} << 10;
 
-// Calls group(first, count) for groups of count <= kSetsPerGroup consecutive sets [first, first + count) of `total`
-// sets of `set_values` floats each, in parallel on `threads` threads; with `stream`, each thread fences its streaming
-// stores at the end.
 // The number of sets in each group of for_each_set_group (the last may have fewer).
 inline int64_t sets_per_group(int64_t total, int64_t set_values, int64_t threads) {
     const int64_t fit = kSetGroupBytes / std::max<int64_t>(1, set_values * static_cast<int64_t>(sizeof(float)));
     return std::max<int64_t>(1, std::min({kSetsPerGroup, fit, (total + threads - 1) / threads}));
 }
 
+// Calls group(first, count) for groups of count <= kSetsPerGroup consecutive sets [first, first + count) of `total`
+// sets of `set_values` floats each, in parallel on `threads` threads; with `stream`, each thread fences its streaming
+// stores at the end.
 template <class Group>
 inline void for_each_set_group(int64_t total, int64_t set_values, int64_t threads, bool stream, Group group) {
     const int64_t per_group = sets_per_group(total, set_values, threads);
