@@ -137,15 +137,22 @@ public final class DnnlConvolution implements ConvolutionKernel {
   private static Tensor stagedIn(DnnlPrimitive conv, int position, Tensor t) {
     if (!staged(t)) return t;
     Tensor buffer = conv.borrowBuffer(position);
-    long n = t.shape().dim(0), c = t.shape().dim(1);
-    NormkitKernels.transposeImages(t, buffer, n, c, t.elementCount() / (n * c));
+    relayout(t, buffer, t.shape(), true);
     return buffer;
   }
 
   /** Writes a channels-last result back into the channels-first activation {@code t}. */
   private static void toChannelsFirst(Tensor channelsLast, Tensor t) {
-    long n = t.shape().dim(0), c = t.shape().dim(1);
-    NormkitKernels.transposeImages(channelsLast, t, n, t.elementCount() / (n * c), c);
+    relayout(channelsLast, t, t.shape(), false);
+  }
+
+  /**
+   * Copies an activation of logical shape (N, C, spatial...) from channels-first into channels-last order
+   * ({@code toChannelsLast}), or back: a C x S transpose per image either way.
+   */
+  private static void relayout(Tensor from, Tensor to, Shape shape, boolean toChannelsLast) {
+    long n = shape.dim(0), c = shape.dim(1), s = shape.elementCount() / (n * c);
+    NormkitKernels.transposeImages(from, to, n, toChannelsLast ? c : s, toChannelsLast ? s : c);
   }
 
   /** Plans a thread remembers, most recently used first (a network's convolutions, all three passes). */
