@@ -28,7 +28,7 @@ final class NativeMemory implements AutoCloseable {
     }
     long misalignment = raw.address() % ALIGNMENT;
     long offset = misalignment == 0 ? 0 : ALIGNMENT - misalignment;
-    this.aligned = floatsAt(raw.address() + offset, floats);
+    this.aligned = floatsAt(raw.address() + offset, floats, owner);
     if (zero && floats > 0) Pointer.memset(aligned, 0, floats * Float.BYTES);
     Release release = new Release(raw, bytes);
     this.cleanable = CLEANER.register(owner, release);
@@ -36,8 +36,14 @@ final class NativeMemory implements AutoCloseable {
     LIVE_BLOCKS.incrementAndGet();
   }
 
-  /** A float pointer at {@code address} (position 0) covering {@code count} floats; it owns nothing. */
-  static FloatPointer floatsAt(long at, long count) {
+  /**
+   * A float pointer at {@code address} (position 0) covering {@code count} floats. It frees nothing, but it keeps
+   * {@code owner} (what owns or keeps the memory valid: the tensor, or a wrapped buffer) reachable. A native call
+   * holds its pointer arguments as JNI local references, which the garbage collector treats as roots until the call
+   * returns; the tensor itself may already be unreachable by then (the JIT drops a local after its last use), and
+   * without this link the Cleaner could free the memory while native code reads it.
+   */
+  static FloatPointer floatsAt(long at, long count, Object owner) {
     // inside the anonymous class a plain "address" would name Pointer's field, hence "at"
     Pointer p =
         new Pointer() {
@@ -45,8 +51,19 @@ final class NativeMemory implements AutoCloseable {
             this.address = at;
           }
         };
-    FloatPointer f = new FloatPointer(p);
+    FloatPointer f = new OwnerLinkedFloatPointer(p, owner);
     return f.position(0).capacity(count).limit(count);
+  }
+
+  /** A float pointer that references the owner of its memory (see {@link #floatsAt}). */
+  private static final class OwnerLinkedFloatPointer extends FloatPointer {
+    @SuppressWarnings("unused") // read by nobody: the reference itself is the point
+    private final Object owner;
+
+    OwnerLinkedFloatPointer(Pointer p, Object owner) {
+      super(p);
+      this.owner = owner;
+    }
   }
 
   /** Allocates {@code floats} floats for {@code owner}; zero-filled when {@code zero}. */

@@ -1,5 +1,6 @@
 package dev.normkit;
 
+import java.lang.ref.Reference;
 import java.nio.FloatBuffer;
 
 /**
@@ -24,6 +25,7 @@ final class RunningStatistics {
       rm.put(c, (float) ((1 - momentum) * rm.get(c) + momentum * m.get(c)));
       rv.put(c, (float) ((1 - momentum) * rv.get(c) + momentum * v.get(c) * bessel));
     }
+    keepReachable(runningMean, runningVar, mean, var);
   }
 
   /**
@@ -45,5 +47,14 @@ final class RunningStatistics {
       rm.put(c, (float) ((1 - momentum) * rm.get(c) + momentum * meanSum / batch));
       rv.put(c, (float) ((1 - momentum) * rv.get(c) + momentum * varSum / batch));
     }
+    keepReachable(runningMean, runningVar, mean, var);
+  }
+
+  /** Keeps the tensors whose views were just used reachable until here (see {@link Tensor#sharedView()}). */
+  private static void keepReachable(Tensor a, Tensor b, Tensor c, Tensor d) {
+    Reference.reachabilityFence(a);
+    Reference.reachabilityFence(b);
+    Reference.reachabilityFence(c);
+    Reference.reachabilityFence(d);
   }
 }

@@ -1,5 +1,6 @@
 package dev.normkit;
 
+import java.lang.ref.Reference;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import org.bytedeco.javacpp.FloatPointer;
@@ -96,7 +97,7 @@ public final class Tensor implements AutoCloseable {
           "memory holds " + available + " floats, shape " + shape + " needs " + shape.elementCount());
     }
     FloatPointer view =
-        NativeMemory.floatsAt(memory.address() + memory.position() * Float.BYTES, shape.elementCount());
+        NativeMemory.floatsAt(memory.address() + memory.position() * Float.BYTES, shape.elementCount(), memory);
     return new Tensor(shape, layout, view, memory);
   }
 
@@ -113,8 +114,8 @@ public final class Tensor implements AutoCloseable {
           "buffer holds " + direct.remaining() + " floats, shape " + shape + " needs " + shape.elementCount());
     }
     FloatPointer base = new FloatPointer(direct);
-    FloatPointer view =
-        NativeMemory.floatsAt(base.address() + (long) direct.position() * Float.BYTES, shape.elementCount());
+    FloatPointer view = NativeMemory.floatsAt(
+        base.address() + (long) direct.position() * Float.BYTES, shape.elementCount(), direct);
     return new Tensor(shape, Checks.notNull(layout, "layout"), view, direct);
   }
 
@@ -143,7 +144,9 @@ public final class Tensor implements AutoCloseable {
 
   /**
    * A {@link FloatBuffer} view of the memory, in layout order (index = memory offset). Limited to tensors of at most
-   * {@link Integer#MAX_VALUE} elements.
+   * {@link Integer#MAX_VALUE} elements. The view is valid while this tensor is open and reachable: keep a reference to
+   * the tensor for as long as the view is used (the view does not keep it alive, and a forgotten tensor's memory is
+   * freed by its Cleaner).
    */
   public FloatBuffer buffer() {
     return sharedView().duplicate().clear();
@@ -152,7 +155,9 @@ public final class Tensor implements AutoCloseable {
   /**
    * The tensor's own {@link FloatBuffer} view (created once), for normkit's absolute get/put only: unlike
    * {@link #buffer()}, no new view per call, so per-call bookkeeping such as the running-statistics update allocates
-   * nothing.
+   * nothing. A NIO view made from native memory does not reference its tensor: a method that reads or writes through
+   * it ends with {@code Reference.reachabilityFence} on the tensor, or the tensor could be collected (and its memory
+   * freed) while the view is still in use, e.g. inside {@code op(x).toArray()}.
    */
   FloatBuffer sharedView() {
     checkOpen();
@@ -205,6 +210,7 @@ public final class Tensor implements AutoCloseable {
   public void fill(float value) {
     FloatBuffer b = buffer();
     for (int i = 0, n = b.capacity(); i < n; i++) b.put(i, value);
+    Reference.reachabilityFence(this); // see sharedView()
   }
 
   /** The contents in logical C order. */
@@ -221,15 +227,16 @@ public final class Tensor implements AutoCloseable {
     FloatBuffer b = buffer();
     if (isMemoryInLogicalOrder()) {
       b.get(logical);
-      return;
-    }
-    long n = shape.batch(), c = shape.channels(), s = shape.spatialSize();
-    int i = 0;
-    for (long in = 0; in < n; in++) {
-      for (long ic = 0; ic < c; ic++) {
-        for (long is = 0; is < s; is++) logical[i++] = b.get((int) ((in * s + is) * c + ic));
+    } else {
+      long n = shape.batch(), c = shape.channels(), s = shape.spatialSize();
+      int i = 0;
+      for (long in = 0; in < n; in++) {
+        for (long ic = 0; ic < c; ic++) {
+          for (long is = 0; is < s; is++) logical[i++] = b.get((int) ((in * s + is) * c + ic));
+        }
       }
     }
+    Reference.reachabilityFence(this); // see sharedView()
   }
 
   /** Overwrites the contents with {@code logical} (logical C order). */
@@ -239,15 +246,16 @@ public final class Tensor implements AutoCloseable {
     FloatBuffer b = buffer();
     if (isMemoryInLogicalOrder()) {
       b.put(logical);
-      return;
-    }
-    long n = shape.batch(), c = shape.channels(), s = shape.spatialSize();
-    int i = 0;
-    for (long in = 0; in < n; in++) {
-      for (long ic = 0; ic < c; ic++) {
-        for (long is = 0; is < s; is++) b.put((int) ((in * s + is) * c + ic), logical[i++]);
+    } else {
+      long n = shape.batch(), c = shape.channels(), s = shape.spatialSize();
+      int i = 0;
+      for (long in = 0; in < n; in++) {
+        for (long ic = 0; ic < c; ic++) {
+          for (long is = 0; is < s; is++) b.put((int) ((in * s + is) * c + ic), logical[i++]);
+        }
       }
     }
+    Reference.reachabilityFence(this); // see sharedView()
   }
 
   /** Copies {@code other}'s contents (same shape, any layout) into this tensor. */

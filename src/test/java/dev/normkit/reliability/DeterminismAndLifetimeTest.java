@@ -2,6 +2,8 @@ package dev.normkit.reliability;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.normkit.Backend;
@@ -14,7 +16,14 @@ import dev.normkit.TestData;
 import dev.normkit.bench.Soak;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.lang.ref.Reference;
+import java.lang.ref.WeakReference;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.function.BooleanSupplier;
+import org.bytedeco.javacpp.FloatPointer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -104,6 +113,44 @@ class DeterminismAndLifetimeTest {
     }
     assertTrue(Tensor.liveNativeBytes() <= baseline + (8L << 20),
         "forgotten tensors still hold " + (Tensor.liveNativeBytes() - baseline) + " bytes");
+  }
+
+  /**
+   * The pointer a native call receives keeps the tensor that owns the memory reachable. A JNI argument is a garbage
+   * collection root for the length of the call, but the tensor itself is not: once the JIT sees no later use of it
+   * (as in {@code Functional.layerNorm(Tensor.of(...), ...)} or {@code op(x).toArray()}), the Cleaner could free the
+   * memory while native code still reads it.
+   */
+  @Test
+  void aPointerKeepsItsTensorsMemoryAllocated() throws InterruptedException {
+    WeakReference<Tensor> owner = new WeakReference<>(Tensor.zeros(Shape.of(1 << 16)));
+    FloatPointer pointer = owner.get().pointer();
+    collectGarbage(() -> owner.get() == null);
+    assertNotNull(owner.get(), "the tensor was collected while its pointer was still in use");
+    Reference.reachabilityFence(pointer);
+    pointer = null;
+    collectGarbage(() -> owner.get() == null);
+    assertNull(owner.get(), "the tensor was never collected once its pointer was dropped (the check saw no GC)");
+  }
+
+  /** The same for memory the tensor wraps: its pointer keeps the caller's direct buffer reachable. */
+  @Test
+  void aWrappedTensorsPointerKeepsTheBufferReachable() throws InterruptedException {
+    WeakReference<FloatBuffer> buffer = new WeakReference<>(
+        ByteBuffer.allocateDirect(4 << 16).order(ByteOrder.nativeOrder()).asFloatBuffer());
+    FloatPointer pointer = Tensor.wrap(buffer.get(), Shape.of(1 << 16), Layout.CHANNELS_FIRST).pointer();
+    collectGarbage(() -> buffer.get() == null);
+    assertNotNull(buffer.get(), "the wrapped buffer was collected while the tensor's pointer was still in use");
+    Reference.reachabilityFence(pointer);
+  }
+
+  /** Runs the collector until {@code done} holds or two seconds have passed. */
+  private static void collectGarbage(BooleanSupplier done) throws InterruptedException {
+    long deadline = System.nanoTime() + 2_000_000_000L;
+    do {
+      System.gc();
+      Thread.sleep(20);
+    } while (!done.getAsBoolean() && System.nanoTime() < deadline);
   }
 
   @Test

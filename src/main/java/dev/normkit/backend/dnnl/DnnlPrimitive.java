@@ -8,6 +8,7 @@ import dev.normkit.Shape;
 import dev.normkit.Tensor;
 import dev.normkit.backend.ThreadPolicy;
 import dev.normkit.backend.kernels.NormkitKernels;
+import java.lang.ref.Reference;
 import org.bytedeco.dnnl.dnnl_exec_arg_t;
 import org.bytedeco.dnnl.dnnl_memory;
 import org.bytedeco.dnnl.dnnl_memory_desc;
@@ -126,6 +127,7 @@ public final class DnnlPrimitive {
       run(b);
     } finally {
       pool.offer(b);
+      Reference.reachabilityFence(tensors); // see execute(count, ...)
     }
   }
 
@@ -155,6 +157,12 @@ public final class DnnlPrimitive {
       run(binding);
     } finally {
       pool.offer(binding);
+      // oneDNN runs on memory handles, not on the tensors' pointers: keep the tensors (whose Cleaners free that
+      // memory) reachable until it is done
+      Reference.reachabilityFence(a);
+      Reference.reachabilityFence(b);
+      Reference.reachabilityFence(c);
+      Reference.reachabilityFence(d);
     }
   }
 
