@@ -44,7 +44,7 @@ public final class OverheadBench {
     // the bare oneDNN primitive fixes its thread count when created: create it under the requested count
     dev.normkit.backend.ThreadPolicy.apply();
     Stopwatch watch = quick ? new Stopwatch(20_000_000L, 100_000_000L, 200, 200_000)
-        : new Stopwatch(200_000_000L, 500_000_000L, 2000, 2_000_000);
+        : new Stopwatch(200_000_000L, 1_500_000_000L, 2000, 2_000_000);
     List<Tensor> owned = new ArrayList<>();
     List<AutoCloseable> closers = new ArrayList<>();
     double worst = 0;
@@ -53,13 +53,9 @@ public final class OverheadBench {
       out.printf("%-46s %10s %10s %10s %12s %12s %10s%n", "case (threads " + threads + ")", "api_ns", "bare_ns",
           "diff_ns", "heap_B/call", "native_B", "created");
       for (Case c : cases) {
-        // alternate the two, three rounds each, and keep each one's best median: drift in the machine's load (or a
-        // late warm-up) then cannot favour either side
-        double bare = Double.MAX_VALUE, api = Double.MAX_VALUE;
-        for (int round = 0; round < 3; round++) {
-          bare = Math.min(bare, watch.medianNs(c.bare));
-          api = Math.min(api, watch.medianNs(c.api));
-        }
+        // call by call in alternation: drift in the machine's speed (or a late warm-up) then cannot favour either side
+        double[] medians = watch.alternatingMediansNs(c.bare, c.api);
+        double bare = medians[0], api = medians[1];
         long misses = PrimitiveCache.global().misses();
         long nativeBytes = Tensor.liveNativeBytes();
         double heap = heapBytesPerCall(c.api, 10_000);

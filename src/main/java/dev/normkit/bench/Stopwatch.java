@@ -31,6 +31,37 @@ final class Stopwatch {
       call.run();
       times[n++] = System.nanoTime() - t0;
     }
+    return median(times, n);
+  }
+
+  /**
+   * The median durations of single calls of {@code a} and of {@code b}, in nanoseconds, timed alternately call by
+   * call (a, b, a, b, ...) so that both sample the same moments. On these VMs the speed of memory-bound calls drifts by
+   * 20-30% from one second to the next; two medians taken one after the other (even best of three rounds each)
+   * differed by up to 19 us on a 80 us call that both sides make identically.
+   */
+  double[] alternatingMediansNs(Runnable a, Runnable b) {
+    long start = System.nanoTime();
+    for (int i = 0; i < 3 || System.nanoTime() - start < warmupNs; i++) {
+      a.run();
+      b.run();
+    }
+    long[] timesA = new long[maxCalls], timesB = new long[maxCalls];
+    int n = 0;
+    start = System.nanoTime();
+    while (n < maxCalls && (n < minCalls || System.nanoTime() - start < budgetNs)) {
+      long t0 = System.nanoTime();
+      a.run();
+      long t1 = System.nanoTime();
+      b.run();
+      timesB[n] = System.nanoTime() - t1;
+      timesA[n++] = t1 - t0;
+    }
+    return new double[] {median(timesA, n), median(timesB, n)};
+  }
+
+  /** The median of the first n times. */
+  private static double median(long[] times, int n) {
     long[] measured = Arrays.copyOf(times, n);
     Arrays.sort(measured);
     return n % 2 == 1 ? measured[n / 2] : (measured[n / 2 - 1] + measured[n / 2]) / 2.0;
