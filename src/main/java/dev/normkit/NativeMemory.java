@@ -1,6 +1,7 @@
 package dev.normkit;
 
 import java.lang.ref.Cleaner;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
@@ -8,6 +9,11 @@ import org.bytedeco.javacpp.Pointer;
 /**
  * A 64-byte aligned block of off-heap floats, freed deterministically by {@link #close()} or, if its owner is
  * forgotten, by a {@link Cleaner} once the owner is unreachable. Both paths free exactly once.
+ *
+ * <p>Operations that read or write the block bracket their use with {@link #retain()} and {@link #release()}. A
+ * {@link #close()} during such a use (from another thread) closes the block to new uses at once and frees it when the
+ * last use is released, so that closing a tensor, or the layer that owns it, while another thread computes with it
+ * never frees memory under running native code.
  */
 final class NativeMemory implements AutoCloseable {
   /** Cache-line (and AVX-512 vector) alignment of every tensor. */
@@ -17,8 +23,12 @@ final class NativeMemory implements AutoCloseable {
   private static final AtomicLong LIVE_BYTES = new AtomicLong();
   private static final AtomicLong LIVE_BLOCKS = new AtomicLong();
 
+  /** Set in {@link #state} once closed; the bits below count the uses in progress. */
+  private static final int CLOSED = 1 << 30;
+
   private final FloatPointer aligned;
   private final Cleaner.Cleanable cleanable;
+  private final AtomicInteger state = new AtomicInteger();
 
   private NativeMemory(Object owner, long floats, boolean zero) {
     long bytes = floats * Float.BYTES + ALIGNMENT;
@@ -76,9 +86,31 @@ final class NativeMemory implements AutoCloseable {
     return aligned;
   }
 
+  /** Starts a use of the block: false (and nothing to release) if it is closed. */
+  boolean retain() {
+    for (;;) {
+      int s = state.get();
+      if ((s & CLOSED) != 0) return false;
+      if (state.compareAndSet(s, s + 1)) return true;
+    }
+  }
+
+  /** Ends a use that {@link #retain()} started; the last use of a closed block frees it. */
+  void release() {
+    if (state.decrementAndGet() == CLOSED) cleanable.clean();
+  }
+
+  /** Closes the block to new uses; frees it now, or when the uses in progress end. Idempotent. */
   @Override
   public void close() {
-    cleanable.clean();
+    for (;;) {
+      int s = state.get();
+      if ((s & CLOSED) != 0) return;
+      if (state.compareAndSet(s, s | CLOSED)) {
+        if (s == 0) cleanable.clean();
+        return;
+      }
+    }
   }
 
   /** Bytes of tensor memory currently allocated and not yet freed, process-wide. */

@@ -1,6 +1,5 @@
 package dev.normkit;
 
-import java.lang.ref.Reference;
 import java.nio.FloatBuffer;
 
 /**
@@ -19,13 +18,15 @@ final class RunningStatistics {
 
   /** Batch norm: {@code mean}, {@code var} have shape (C), each over n = N * spatial values. */
   static void update(Tensor runningMean, Tensor runningVar, Tensor mean, Tensor var, long n, double momentum) {
-    FloatBuffer rm = runningMean.sharedView(), rv = runningVar.sharedView(), m = mean.sharedView(), v = var.sharedView();
-    double bessel = n / (double) (n - 1);
-    for (int c = 0, channels = rm.capacity(); c < channels; c++) {
-      rm.put(c, (float) ((1 - momentum) * rm.get(c) + momentum * m.get(c)));
-      rv.put(c, (float) ((1 - momentum) * rv.get(c) + momentum * v.get(c) * bessel));
+    try (RetainedTensors held = retain(runningMean, runningVar, mean, var)) {
+      FloatBuffer rm = runningMean.sharedView(), rv = runningVar.sharedView();
+      FloatBuffer m = mean.sharedView(), v = var.sharedView();
+      double bessel = n / (double) (n - 1);
+      for (int c = 0, channels = rm.capacity(); c < channels; c++) {
+        rm.put(c, (float) ((1 - momentum) * rm.get(c) + momentum * m.get(c)));
+        rv.put(c, (float) ((1 - momentum) * rv.get(c) + momentum * v.get(c) * bessel));
+      }
     }
-    keepReachable(runningMean, runningVar, mean, var);
   }
 
   /**
@@ -34,27 +35,36 @@ final class RunningStatistics {
    */
   static void updateFromInstances(
       Tensor runningMean, Tensor runningVar, Tensor mean, Tensor var, long n, double momentum) {
-    FloatBuffer rm = runningMean.sharedView(), rv = runningVar.sharedView(), m = mean.sharedView(), v = var.sharedView();
-    int channels = rm.capacity();
-    int batch = m.capacity() / channels;
-    double bessel = n / (double) (n - 1);
-    for (int c = 0; c < channels; c++) {
-      double meanSum = 0, varSum = 0;
-      for (int b = 0; b < batch; b++) {
-        meanSum += m.get(b * channels + c);
-        varSum += v.get(b * channels + c) * bessel;
+    try (RetainedTensors held = retain(runningMean, runningVar, mean, var)) {
+      FloatBuffer rm = runningMean.sharedView(), rv = runningVar.sharedView();
+      FloatBuffer m = mean.sharedView(), v = var.sharedView();
+      int channels = rm.capacity();
+      int batch = m.capacity() / channels;
+      double bessel = n / (double) (n - 1);
+      for (int c = 0; c < channels; c++) {
+        double meanSum = 0, varSum = 0;
+        for (int b = 0; b < batch; b++) {
+          meanSum += m.get(b * channels + c);
+          varSum += v.get(b * channels + c) * bessel;
+        }
+        rm.put(c, (float) ((1 - momentum) * rm.get(c) + momentum * meanSum / batch));
+        rv.put(c, (float) ((1 - momentum) * rv.get(c) + momentum * varSum / batch));
       }
-      rm.put(c, (float) ((1 - momentum) * rm.get(c) + momentum * meanSum / batch));
-      rv.put(c, (float) ((1 - momentum) * rv.get(c) + momentum * varSum / batch));
     }
-    keepReachable(runningMean, runningVar, mean, var);
   }
 
-  /** Keeps the tensors whose views were just used reachable until here (see {@link Tensor#sharedView()}). */
-  private static void keepReachable(Tensor a, Tensor b, Tensor c, Tensor d) {
-    Reference.reachabilityFence(a);
-    Reference.reachabilityFence(b);
-    Reference.reachabilityFence(c);
-    Reference.reachabilityFence(d);
+  /** The four tensors retained for the update, whose views are used until the scope closes. */
+  private static RetainedTensors retain(Tensor runningMean, Tensor runningVar, Tensor mean, Tensor var) {
+    RetainedTensors held = RetainedTensors.open();
+    try {
+      held.pointer(runningMean);
+      held.pointer(runningVar);
+      held.pointer(mean);
+      held.pointer(var);
+      return held;
+    } catch (RuntimeException e) {
+      held.close();
+      throw e;
+    }
   }
 }

@@ -1,6 +1,5 @@
 package dev.normkit;
 
-import java.lang.ref.Reference;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import org.bytedeco.javacpp.FloatPointer;
@@ -17,8 +16,9 @@ import org.bytedeco.javacpp.Pointer;
  * <p>{@code float[]} arrays exchanged with a tensor ({@link #of}, {@link #toArray}, {@link #copyFrom}) are always in
  * logical C order, whatever the layout; {@link #pointer()} and {@link #buffer()} expose the memory order.
  *
- * <p>A tensor is not synchronized: do not write it from one thread while another reads it, and do not close it
- * while an operation uses it.
+ * <p>A tensor is not synchronized: do not write it from one thread while another reads it. Closing it while an
+ * operation on another thread uses it is safe: the operation retains it ({@link #retain()}), so the memory is freed
+ * when that operation ends, and later uses throw {@link IllegalStateException}.
  */
 public final class Tensor implements AutoCloseable {
   private final Shape shape;
@@ -143,6 +143,33 @@ public final class Tensor implements AutoCloseable {
   }
 
   /**
+   * Starts a use of the memory by native code (or any code that outlives a check of {@link #isClosed()}) and returns
+   * it, as {@link #pointer()}; every retain is followed by one {@link #release()}. Until then a {@link #close()} of
+   * this tensor, or of the tensor it views, only stops new uses: the memory is freed when the last use ends. normkit's
+   * backends retain every tensor of a call, so closing a tensor or a layer while another thread computes with it
+   * makes later calls throw {@link IllegalStateException} and never frees memory under a running kernel.
+   *
+   * @throws IllegalStateException if the tensor is closed
+   */
+  public FloatPointer retain() {
+    checkOpen();
+    NativeMemory memory = memory();
+    if (memory != null && !memory.retain()) throw new IllegalStateException("tensor " + shape + " is closed");
+    return data;
+  }
+
+  /** Ends a use started by {@link #retain()}. */
+  public void release() {
+    NativeMemory memory = memory();
+    if (memory != null) memory.release();
+  }
+
+  /** The block this tensor's memory lives in (its own, or that of the tensor it views), or null for wrapped memory. */
+  private NativeMemory memory() {
+    return owned != null ? owned : keepAlive instanceof Tensor ? ((Tensor) keepAlive).memory() : null;
+  }
+
+  /**
    * A {@link FloatBuffer} view of the memory, in layout order (index = memory offset). Limited to tensors of at most
    * {@link Integer#MAX_VALUE} elements. The view is valid while this tensor is open and reachable: keep a reference to
    * the tensor for as long as the view is used (the view does not keep it alive, and a forgotten tensor's memory is
@@ -155,9 +182,10 @@ public final class Tensor implements AutoCloseable {
   /**
    * The tensor's own {@link FloatBuffer} view (created once), for normkit's absolute get/put only: unlike
    * {@link #buffer()}, no new view per call, so per-call bookkeeping such as the running-statistics update allocates
-   * nothing. A NIO view made from native memory does not reference its tensor: a method that reads or writes through
-   * it ends with {@code Reference.reachabilityFence} on the tensor, or the tensor could be collected (and its memory
-   * freed) while the view is still in use, e.g. inside {@code op(x).toArray()}.
+   * nothing. Code that reads or writes through it brackets that with {@link #retain()} and {@link #release()}: a view
+   * of native memory references neither the tensor nor its memory block, which could otherwise be freed while the
+   * view is still in use (by a close on another thread, or by the Cleaner once the JIT sees no later use of the
+   * tensor, e.g. inside {@code op(x).toArray()}).
    */
   FloatBuffer sharedView() {
     checkOpen();
@@ -171,6 +199,17 @@ public final class Tensor implements AutoCloseable {
       buffer = b;
     }
     return b;
+  }
+
+  /** A fresh view of the memory after {@link #retain()}; the caller releases. */
+  private FloatBuffer retainedView() {
+    retain();
+    try {
+      return sharedView().duplicate().clear();
+    } catch (RuntimeException e) {
+      release();
+      throw e;
+    }
   }
 
   /** The memory strides of the logical dims. */
@@ -197,20 +236,34 @@ public final class Tensor implements AutoCloseable {
 
   /** The value at a logical index. */
   public float get(long... index) {
-    return data.get(offset(index));
+    long at = offset(index);
+    FloatPointer memory = retain();
+    try {
+      return memory.get(at);
+    } finally {
+      release();
+    }
   }
 
   /** Sets the value at a logical index. */
   public void set(float value, long... index) {
-    checkOpen();
-    data.put(offset(index), value);
+    long at = offset(index);
+    FloatPointer memory = retain();
+    try {
+      memory.put(at, value);
+    } finally {
+      release();
+    }
   }
 
   /** Fills every element with {@code value}. */
   public void fill(float value) {
-    FloatBuffer b = buffer();
-    for (int i = 0, n = b.capacity(); i < n; i++) b.put(i, value);
-    Reference.reachabilityFence(this); // see sharedView()
+    FloatBuffer b = retainedView();
+    try {
+      for (int i = 0, n = b.capacity(); i < n; i++) b.put(i, value);
+    } finally {
+      release();
+    }
   }
 
   /** The contents in logical C order. */
@@ -224,10 +277,12 @@ public final class Tensor implements AutoCloseable {
   public void copyTo(float[] logical) {
     Checks.notNull(logical, "array");
     checkLength(logical.length, shape);
-    FloatBuffer b = buffer();
-    if (isMemoryInLogicalOrder()) {
-      b.get(logical);
-    } else {
+    FloatBuffer b = retainedView();
+    try {
+      if (isMemoryInLogicalOrder()) {
+        b.get(logical);
+        return;
+      }
       long n = shape.batch(), c = shape.channels(), s = shape.spatialSize();
       int i = 0;
       for (long in = 0; in < n; in++) {
@@ -235,18 +290,21 @@ public final class Tensor implements AutoCloseable {
           for (long is = 0; is < s; is++) logical[i++] = b.get((int) ((in * s + is) * c + ic));
         }
       }
+    } finally {
+      release();
     }
-    Reference.reachabilityFence(this); // see sharedView()
   }
 
   /** Overwrites the contents with {@code logical} (logical C order). */
   public void copyFrom(float[] logical) {
     Checks.notNull(logical, "array");
     checkLength(logical.length, shape);
-    FloatBuffer b = buffer();
-    if (isMemoryInLogicalOrder()) {
-      b.put(logical);
-    } else {
+    FloatBuffer b = retainedView();
+    try {
+      if (isMemoryInLogicalOrder()) {
+        b.put(logical);
+        return;
+      }
       long n = shape.batch(), c = shape.channels(), s = shape.spatialSize();
       int i = 0;
       for (long in = 0; in < n; in++) {
@@ -254,8 +312,9 @@ public final class Tensor implements AutoCloseable {
           for (long is = 0; is < s; is++) b.put((int) ((in * s + is) * c + ic), logical[i++]);
         }
       }
+    } finally {
+      release();
     }
-    Reference.reachabilityFence(this); // see sharedView()
   }
 
   /** Copies {@code other}'s contents (same shape, any layout) into this tensor. */
@@ -263,7 +322,17 @@ public final class Tensor implements AutoCloseable {
     Checks.shape(other, shape, "source");
     checkOpen();
     if (other.layout == layout || isMemoryInLogicalOrder() && other.isMemoryInLogicalOrder()) {
-      Pointer.memcpy(data, other.data, elementCount() * Float.BYTES);
+      FloatPointer to = retain();
+      try {
+        FloatPointer from = other.retain();
+        try {
+          Pointer.memcpy(to, from, elementCount() * Float.BYTES);
+        } finally {
+          other.release();
+        }
+      } finally {
+        release();
+      }
     } else {
       copyFrom(other.toArray());
     }

@@ -4,11 +4,11 @@ import static dev.normkit.backend.dnnl.Dnnl.check;
 import static org.bytedeco.dnnl.global.dnnl.*;
 
 import dev.normkit.Layout;
+import dev.normkit.RetainedTensors;
 import dev.normkit.Shape;
 import dev.normkit.Tensor;
 import dev.normkit.backend.ThreadPolicy;
 import dev.normkit.backend.kernels.NormkitKernels;
-import java.lang.ref.Reference;
 import org.bytedeco.dnnl.dnnl_exec_arg_t;
 import org.bytedeco.dnnl.dnnl_memory;
 import org.bytedeco.dnnl.dnnl_memory_desc;
@@ -122,12 +122,11 @@ public final class DnnlPrimitive {
   public void execute(Tensor... tensors) {
     requireArguments(tensors.length);
     Binding b = take();
-    try {
-      for (int i = 0; i < tensors.length; i++) bind(b, i, tensors[i].pointer());
+    try (RetainedTensors held = RetainedTensors.open()) {
+      for (int i = 0; i < tensors.length; i++) bind(b, i, held.pointer(tensors[i]));
       run(b);
     } finally {
       pool.offer(b);
-      Reference.reachabilityFence(tensors); // see execute(count, ...)
     }
   }
 
@@ -149,20 +148,14 @@ public final class DnnlPrimitive {
   private void execute(int count, Tensor a, Tensor b, Tensor c, Tensor d) {
     requireArguments(count);
     Binding binding = take();
-    try {
-      bind(binding, 0, a.pointer());
-      bind(binding, 1, b.pointer());
-      if (count > 2) bind(binding, 2, c.pointer());
-      if (count > 3) bind(binding, 3, d.pointer());
+    try (RetainedTensors held = RetainedTensors.open()) {
+      bind(binding, 0, held.pointer(a));
+      bind(binding, 1, held.pointer(b));
+      if (count > 2) bind(binding, 2, held.pointer(c));
+      if (count > 3) bind(binding, 3, held.pointer(d));
       run(binding);
     } finally {
       pool.offer(binding);
-      // oneDNN runs on memory handles, not on the tensors' pointers: keep the tensors (whose Cleaners free that
-      // memory) reachable until it is done
-      Reference.reachabilityFence(a);
-      Reference.reachabilityFence(b);
-      Reference.reachabilityFence(c);
-      Reference.reachabilityFence(d);
     }
   }
 

@@ -2,9 +2,9 @@ package dev.normkit.backend.kernels;
 
 import static dev.normkit.backend.kernels.NormkitKernels.check;
 import static dev.normkit.backend.kernels.NormkitKernels.layout;
-import static dev.normkit.backend.kernels.NormkitKernels.pointerOrNull;
 import static dev.normkit.backend.kernels.NormkitLibrary.*;
 
+import dev.normkit.RetainedTensors;
 import dev.normkit.Shape;
 import dev.normkit.Tensor;
 import dev.normkit.backend.BatchNormKernel;
@@ -27,20 +27,24 @@ public final class NativeBatchNorm implements BatchNormKernel {
   public void forwardTraining(Tensor x, Tensor gamma, Tensor beta, double eps, Tensor y, Tensor mean, Tensor var) {
     ThreadPolicy.apply();
     Shape s = x.shape();
-    check(
-        nk_batch_norm_forward_training(x.pointer(), y.pointer(), pointerOrNull(gamma), pointerOrNull(beta),
-            mean.pointer(), var.pointer(), s.batch(), s.channels(), s.spatialSize(), layout(x), eps),
-        "batch norm forward (training)", s);
+    try (RetainedTensors held = RetainedTensors.open()) {
+      check(
+          nk_batch_norm_forward_training(held.pointer(x), held.pointer(y), held.pointer(gamma), held.pointer(beta),
+              held.pointer(mean), held.pointer(var), s.batch(), s.channels(), s.spatialSize(), layout(x), eps),
+          "batch norm forward (training)", s);
+    }
   }
 
   @Override
   public void forwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor var, double eps, Tensor y) {
     ThreadPolicy.apply();
     Shape s = x.shape();
-    check(
-        nk_batch_norm_forward_inference(x.pointer(), y.pointer(), pointerOrNull(gamma), pointerOrNull(beta),
-            mean.pointer(), var.pointer(), s.batch(), s.channels(), s.spatialSize(), layout(x), eps),
-        "batch norm forward (inference)", s);
+    try (RetainedTensors held = RetainedTensors.open()) {
+      check(
+          nk_batch_norm_forward_inference(held.pointer(x), held.pointer(y), held.pointer(gamma), held.pointer(beta),
+              held.pointer(mean), held.pointer(var), s.batch(), s.channels(), s.spatialSize(), layout(x), eps),
+          "batch norm forward (inference)", s);
+    }
   }
 
   @Override
@@ -57,13 +61,15 @@ public final class NativeBatchNorm implements BatchNormKernel {
       Tensor dbeta) {
     ThreadPolicy.apply();
     Shape s = x.shape();
-    int status = useGlobalStats
-        ? nk_batch_norm_backward_global_stats(x.pointer(), dy.pointer(), pointerOrNull(gamma), mean.pointer(),
-            var.pointer(), dx.pointer(), pointerOrNull(dgamma), pointerOrNull(dbeta), s.batch(), s.channels(),
-            s.spatialSize(), layout(x), eps)
-        : nk_batch_norm_backward(x.pointer(), dy.pointer(), pointerOrNull(gamma), mean.pointer(), var.pointer(),
-            dx.pointer(), pointerOrNull(dgamma), pointerOrNull(dbeta), s.batch(), s.channels(), s.spatialSize(),
-            layout(x), eps);
-    check(status, "batch norm backward", s);
+    try (RetainedTensors held = RetainedTensors.open()) {
+      int status = useGlobalStats
+          ? nk_batch_norm_backward_global_stats(held.pointer(x), held.pointer(dy), held.pointer(gamma),
+              held.pointer(mean), held.pointer(var), held.pointer(dx), held.pointer(dgamma), held.pointer(dbeta),
+              s.batch(), s.channels(), s.spatialSize(), layout(x), eps)
+          : nk_batch_norm_backward(held.pointer(x), held.pointer(dy), held.pointer(gamma), held.pointer(mean),
+              held.pointer(var), held.pointer(dx), held.pointer(dgamma), held.pointer(dbeta), s.batch(), s.channels(),
+              s.spatialSize(), layout(x), eps);
+      check(status, "batch norm backward", s);
+    }
   }
 }

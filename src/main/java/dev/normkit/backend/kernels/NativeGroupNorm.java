@@ -2,9 +2,9 @@ package dev.normkit.backend.kernels;
 
 import static dev.normkit.backend.kernels.NormkitKernels.check;
 import static dev.normkit.backend.kernels.NormkitKernels.layout;
-import static dev.normkit.backend.kernels.NormkitKernels.pointerOrNull;
 import static dev.normkit.backend.kernels.NormkitLibrary.*;
 
+import dev.normkit.RetainedTensors;
 import dev.normkit.Shape;
 import dev.normkit.Tensor;
 import dev.normkit.backend.GroupNormKernel;
@@ -27,10 +27,13 @@ public final class NativeGroupNorm implements GroupNormKernel {
   public void forward(Tensor x, int groups, Tensor gamma, Tensor beta, double eps, Tensor y, Tensor mean, Tensor var) {
     ThreadPolicy.apply();
     Shape s = x.shape();
-    check(
-        nk_group_norm_forward(x.pointer(), y.pointer(), pointerOrNull(gamma), pointerOrNull(beta), mean.pointer(),
-            var.pointer(), s.batch(), s.channels(), s.spatialSize(), groups, layout(x), eps),
-        "group norm forward", s);
+    try (RetainedTensors held = RetainedTensors.open()) {
+      check(
+          nk_group_norm_forward(held.pointer(x), held.pointer(y), held.pointer(gamma), held.pointer(beta),
+              held.pointer(mean), held.pointer(var), s.batch(), s.channels(), s.spatialSize(), groups, layout(x),
+              eps),
+          "group norm forward", s);
+    }
   }
 
   @Override
@@ -47,10 +50,12 @@ public final class NativeGroupNorm implements GroupNormKernel {
       Tensor dbeta) {
     ThreadPolicy.apply();
     Shape s = x.shape();
-    check(
-        nk_group_norm_backward(x.pointer(), dy.pointer(), pointerOrNull(gamma), mean.pointer(), var.pointer(),
-            dx.pointer(), pointerOrNull(dgamma), pointerOrNull(dbeta), s.batch(), s.channels(), s.spatialSize(),
-            groups, layout(x), eps),
-        "group norm backward", s);
+    try (RetainedTensors held = RetainedTensors.open()) {
+      check(
+          nk_group_norm_backward(held.pointer(x), held.pointer(dy), held.pointer(gamma), held.pointer(mean),
+              held.pointer(var), held.pointer(dx), held.pointer(dgamma), held.pointer(dbeta), s.batch(), s.channels(),
+              s.spatialSize(), groups, layout(x), eps),
+          "group norm backward", s);
+    }
   }
 }

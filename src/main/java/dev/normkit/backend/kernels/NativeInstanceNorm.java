@@ -2,9 +2,9 @@ package dev.normkit.backend.kernels;
 
 import static dev.normkit.backend.kernels.NormkitKernels.check;
 import static dev.normkit.backend.kernels.NormkitKernels.layout;
-import static dev.normkit.backend.kernels.NormkitKernels.pointerOrNull;
 import static dev.normkit.backend.kernels.NormkitLibrary.*;
 
+import dev.normkit.RetainedTensors;
 import dev.normkit.Shape;
 import dev.normkit.Tensor;
 import dev.normkit.backend.ThreadPolicy;
@@ -25,10 +25,12 @@ public final class NativeInstanceNorm implements InstanceNormKernel {
   public void forwardTraining(Tensor x, Tensor gamma, Tensor beta, double eps, Tensor y, Tensor mean, Tensor var) {
     ThreadPolicy.apply();
     Shape s = x.shape();
-    check(
-        nk_instance_norm_forward_training(x.pointer(), y.pointer(), pointerOrNull(gamma), pointerOrNull(beta),
-            mean.pointer(), var.pointer(), s.batch(), s.channels(), s.spatialSize(), layout(x), eps),
-        "instance norm forward (training)", s);
+    try (RetainedTensors held = RetainedTensors.open()) {
+      check(
+          nk_instance_norm_forward_training(held.pointer(x), held.pointer(y), held.pointer(gamma), held.pointer(beta),
+              held.pointer(mean), held.pointer(var), s.batch(), s.channels(), s.spatialSize(), layout(x), eps),
+          "instance norm forward (training)", s);
+    }
   }
 
   @Override
@@ -36,10 +38,13 @@ public final class NativeInstanceNorm implements InstanceNormKernel {
       Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, double eps, Tensor y) {
     ThreadPolicy.apply();
     Shape s = x.shape();
-    check(
-        nk_instance_norm_forward_inference(x.pointer(), y.pointer(), pointerOrNull(gamma), pointerOrNull(beta),
-            runningMean.pointer(), runningVar.pointer(), s.batch(), s.channels(), s.spatialSize(), layout(x), eps),
-        "instance norm forward (inference)", s);
+    try (RetainedTensors held = RetainedTensors.open()) {
+      check(
+          nk_instance_norm_forward_inference(held.pointer(x), held.pointer(y), held.pointer(gamma),
+              held.pointer(beta), held.pointer(runningMean), held.pointer(runningVar), s.batch(), s.channels(),
+              s.spatialSize(), layout(x), eps),
+          "instance norm forward (inference)", s);
+    }
   }
 
   @Override
@@ -56,13 +61,15 @@ public final class NativeInstanceNorm implements InstanceNormKernel {
       Tensor dbeta) {
     ThreadPolicy.apply();
     Shape s = x.shape();
-    int status = useGlobalStats
-        ? nk_instance_norm_backward_running_stats(x.pointer(), dy.pointer(), pointerOrNull(gamma), mean.pointer(),
-            var.pointer(), dx.pointer(), pointerOrNull(dgamma), pointerOrNull(dbeta), s.batch(), s.channels(),
-            s.spatialSize(), layout(x), eps)
-        : nk_instance_norm_backward(x.pointer(), dy.pointer(), pointerOrNull(gamma), mean.pointer(), var.pointer(),
-            dx.pointer(), pointerOrNull(dgamma), pointerOrNull(dbeta), s.batch(), s.channels(), s.spatialSize(),
-            layout(x), eps);
-    check(status, "instance norm backward", s);
+    try (RetainedTensors held = RetainedTensors.open()) {
+      int status = useGlobalStats
+          ? nk_instance_norm_backward_running_stats(held.pointer(x), held.pointer(dy), held.pointer(gamma),
+              held.pointer(mean), held.pointer(var), held.pointer(dx), held.pointer(dgamma), held.pointer(dbeta),
+              s.batch(), s.channels(), s.spatialSize(), layout(x), eps)
+          : nk_instance_norm_backward(held.pointer(x), held.pointer(dy), held.pointer(gamma), held.pointer(mean),
+              held.pointer(var), held.pointer(dx), held.pointer(dgamma), held.pointer(dbeta), s.batch(), s.channels(),
+              s.spatialSize(), layout(x), eps);
+      check(status, "instance norm backward", s);
+    }
   }
 }

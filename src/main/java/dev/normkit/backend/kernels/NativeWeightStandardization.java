@@ -1,9 +1,9 @@
 package dev.normkit.backend.kernels;
 
 import static dev.normkit.backend.kernels.NormkitKernels.check;
-import static dev.normkit.backend.kernels.NormkitKernels.pointerOrNull;
 import static dev.normkit.backend.kernels.NormkitLibrary.*;
 
+import dev.normkit.RetainedTensors;
 import dev.normkit.Shape;
 import dev.normkit.Tensor;
 import dev.normkit.backend.ThreadPolicy;
@@ -26,10 +26,12 @@ public final class NativeWeightStandardization implements WeightStandardizationK
       Tensor w, WsVariant variant, double eps, double gamma, Tensor gain, Tensor wHat, Tensor mean, Tensor rstd) {
     ThreadPolicy.apply();
     Shape s = w.shape();
-    check(
-        nk_weight_standardization_forward(w.pointer(), wHat.pointer(), mean.pointer(), rstd.pointer(),
-            pointerOrNull(gain), s.dim(0), perFilter(s), code(variant), eps, gamma),
-        "weight standardization forward", s);
+    try (RetainedTensors held = RetainedTensors.open()) {
+      check(
+          nk_weight_standardization_forward(held.pointer(w), held.pointer(wHat), held.pointer(mean),
+              held.pointer(rstd), held.pointer(gain), s.dim(0), perFilter(s), code(variant), eps, gamma),
+          "weight standardization forward", s);
+    }
   }
 
   @Override
@@ -46,10 +48,13 @@ public final class NativeWeightStandardization implements WeightStandardizationK
       Tensor dgain) {
     ThreadPolicy.apply();
     Shape s = w.shape();
-    check(
-        nk_weight_standardization_backward(w.pointer(), dwHat.pointer(), pointerOrNull(gain), mean.pointer(),
-            rstd.pointer(), dw.pointer(), pointerOrNull(dgain), s.dim(0), perFilter(s), code(variant), eps, gamma),
-        "weight standardization backward", s);
+    try (RetainedTensors held = RetainedTensors.open()) {
+      check(
+          nk_weight_standardization_backward(held.pointer(w), held.pointer(dwHat), held.pointer(gain),
+              held.pointer(mean), held.pointer(rstd), held.pointer(dw), held.pointer(dgain), s.dim(0), perFilter(s),
+              code(variant), eps, gamma),
+          "weight standardization backward", s);
+    }
   }
 
   /** K, the values per filter. */

@@ -4,6 +4,7 @@ import static dev.normkit.backend.kernels.NormkitLibrary.*;
 
 import dev.normkit.Layout;
 import dev.normkit.NativeException;
+import dev.normkit.RetainedTensors;
 import dev.normkit.Tensor;
 import dev.normkit.backend.ThreadPolicy;
 import java.util.ArrayList;
@@ -106,8 +107,10 @@ public final class NormkitKernels {
           + Math.min(src.elementCount(), dst.elementCount()));
     }
     ThreadPolicy.apply();
-    int status = nk_scale_shift(src.pointer(), dst.pointer(), n, a, b);
-    if (status != NK_SUCCESS) check(status, "run the streaming probe");
+    try (RetainedTensors held = RetainedTensors.open()) {
+      int status = nk_scale_shift(held.pointer(src), held.pointer(dst), n, a, b);
+      if (status != NK_SUCCESS) check(status, "run the streaming probe");
+    }
   }
 
   /**
@@ -127,13 +130,10 @@ public final class NormkitKernels {
     }
     if (src == dst) throw new IllegalArgumentException("transposeImages cannot work in place");
     ThreadPolicy.apply();
-    int status = nk_transpose_images(src.pointer(), dst.pointer(), n, rows, cols);
-    if (status != NK_SUCCESS) check(status, "transpose " + n + " images of " + rows + " x " + cols);
-  }
-
-  /** The tensor's memory, or NULL for an absent (optional) tensor. */
-  static FloatPointer pointerOrNull(Tensor t) {
-    return t == null ? null : t.pointer();
+    try (RetainedTensors held = RetainedTensors.open()) {
+      int status = nk_transpose_images(held.pointer(src), held.pointer(dst), n, rows, cols);
+      if (status != NK_SUCCESS) check(status, "transpose " + n + " images of " + rows + " x " + cols);
+    }
   }
 
   /** The nk_layout_t of a tensor's layout. */
