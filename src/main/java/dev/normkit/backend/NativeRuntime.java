@@ -1,7 +1,6 @@
 package dev.normkit.backend;
 
 import dev.normkit.backend.kernels.ProcessEnvironment;
-import org.bytedeco.javacpp.Loader;
 
 /**
  * Loads the native runtime once: first the OpenMP settings that libgomp only reads when it is loaded, then the
@@ -61,7 +60,7 @@ public final class NativeRuntime {
       ProcessEnvironment.setenv("NORMKIT_PARALLEL_THRESHOLD", SLEEPING_THREADS_THRESHOLD, 0);
     }
     String settings = describe("OMP_WAIT_POLICY") + describe("GOMP_SPINCOUNT");
-    Loader.load(org.bytedeco.dnnl.global.dnnl.class);
+    PresetLoader.load();
     return settings.strip();
   }
 
