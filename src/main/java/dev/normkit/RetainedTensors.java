@@ -36,15 +36,15 @@ public final class RetainedTensors implements AutoCloseable {
   }
 
   /**
-   * Retains {@code t} for this scope and returns its memory ({@link Tensor#retain()}); null for an absent (optional)
-   * tensor.
+   * Retains {@code t} for this scope and returns its memory ({@link Tensor#retain()}: the tensor's own pointer, at
+   * position 0 whatever a caller did with one from {@link Tensor#pointer()}); null for an absent (optional) tensor.
    *
    * @throws IllegalStateException if t is closed
    */
   public FloatPointer pointer(Tensor t) {
     if (t == null) return null;
     if (count == MAX_TENSORS) throw new IllegalStateException("more than " + MAX_TENSORS + " tensors in one operation");
-    FloatPointer memory = t.retain();
+    FloatPointer memory = t.retained();
     tensors[count++] = t;
     return memory;
   }

@@ -136,37 +136,50 @@ public final class Tensor implements AutoCloseable {
     return owned != null;
   }
 
-  /** The memory, in layout order, position 0 at the first element. */
+  /**
+   * The memory, in layout order: a new pointer at the first element on each call (position 0, limit and capacity the
+   * element count), which keeps this tensor reachable. Moving its position or limit, as JavaCPP code often does, moves
+   * nothing that normkit's own calls see. Native code that uses it past a check of {@link #isClosed()} brackets the
+   * use with {@link #retain()} and {@link #release()}.
+   */
   public FloatPointer pointer() {
     checkOpen();
-    return data;
+    return NativeMemory.floatsAt(data.address(), elementCount(), this);
   }
 
   /**
-   * Starts a use of the memory by native code (or any code that outlives a check of {@link #isClosed()}) and returns
-   * it, as {@link #pointer()}; every retain is followed by one {@link #release()}. Until then a {@link #close()} of
-   * this tensor, or of the tensor it views, only stops new uses: the memory is freed when the last use ends. normkit's
-   * backends retain every tensor of a call, so closing a tensor or a layer while another thread computes with it
-   * makes later calls throw {@link IllegalStateException} and never frees memory under a running kernel.
+   * Starts a use of the memory by native code (or by any code that outlives a check of {@link #isClosed()}); every
+   * retain is followed by one {@link #release()}. Until then a {@link #close()} of this tensor, or of the tensor it
+   * views, only stops new uses: the memory is freed when the last use ends. normkit's backends retain every tensor of
+   * a call, so closing a tensor or a layer while another thread computes with it makes later calls throw
+   * {@link IllegalStateException} and never frees memory under a running kernel.
    *
    * @throws IllegalStateException if the tensor is closed
    */
-  public FloatPointer retain() {
-    checkOpen();
-    NativeMemory memory = memory();
-    if (memory != null && !memory.retain()) throw new IllegalStateException("tensor " + shape + " is closed");
-    return data;
+  public void retain() {
+    retained();
   }
 
   /** Ends a use started by {@link #retain()}. */
   public void release() {
-    NativeMemory memory = memory();
-    if (memory != null) memory.release();
+    NativeMemory block = block();
+    if (block != null) block.release();
+  }
+
+  /**
+   * {@link #retain()}, returning the tensor's own pointer (position 0, never handed out), for {@link RetainedTensors}
+   * and this class's copies.
+   */
+  FloatPointer retained() {
+    checkOpen();
+    NativeMemory block = block();
+    if (block != null && !block.retain()) throw new IllegalStateException("tensor " + shape + " is closed");
+    return data;
   }
 
   /** The block this tensor's memory lives in (its own, or that of the tensor it views), or null for wrapped memory. */
-  private NativeMemory memory() {
-    return owned != null ? owned : keepAlive instanceof Tensor ? ((Tensor) keepAlive).memory() : null;
+  private NativeMemory block() {
+    return owned != null ? owned : keepAlive instanceof Tensor ? ((Tensor) keepAlive).block() : null;
   }
 
   /**
@@ -237,7 +250,7 @@ public final class Tensor implements AutoCloseable {
   /** The value at a logical index. */
   public float get(long... index) {
     long at = offset(index);
-    FloatPointer memory = retain();
+    FloatPointer memory = retained();
     try {
       return memory.get(at);
     } finally {
@@ -248,7 +261,7 @@ public final class Tensor implements AutoCloseable {
   /** Sets the value at a logical index. */
   public void set(float value, long... index) {
     long at = offset(index);
-    FloatPointer memory = retain();
+    FloatPointer memory = retained();
     try {
       memory.put(at, value);
     } finally {
@@ -322,9 +335,9 @@ public final class Tensor implements AutoCloseable {
     Checks.shape(other, shape, "source");
     checkOpen();
     if (other.layout == layout || isMemoryInLogicalOrder() && other.isMemoryInLogicalOrder()) {
-      FloatPointer to = retain();
+      FloatPointer to = retained();
       try {
-        FloatPointer from = other.retain();
+        FloatPointer from = other.retained();
         try {
           Pointer.memcpy(to, from, elementCount() * Float.BYTES);
         } finally {

@@ -1,5 +1,6 @@
 package dev.normkit.reliability;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -49,6 +50,28 @@ class CloseDuringUseTest {
     assertEquals(baseline, Tensor.liveNativeBytes(), "not freed by the last release");
     t.close();
     assertEquals(baseline, Tensor.liveNativeBytes());
+  }
+
+  /**
+   * JavaCPP code often moves a pointer's position ({@code p.position(i).get()}). A caller doing that with the pointer
+   * a tensor gave out must not move what normkit's own calls see: they would read and write past the tensor.
+   */
+  @ParameterizedTest
+  @EnumSource(Backend.class)
+  void movingTheHandedOutPointerDoesNotMoveTheTensor(Backend backend) {
+    Shape s = Shape.of(2, 8, 4, 4);
+    float[] values = TestData.normal(11, (int) s.elementCount(), 1, 2);
+    try (Tensor x = Tensor.of(values, s);
+        Tensor y = Tensor.empty(s, Layout.CHANNELS_FIRST);
+        Tensor expected = Tensor.empty(s, Layout.CHANNELS_FIRST)) {
+      Functional.instanceNorm(backend, x, null, null, null, null, true, 0.1, 1e-5, expected, null, null);
+      x.pointer().position(100);
+      y.pointer().position(7).limit(9);
+      assertEquals(values[100], x.pointer().position(100).get(), "position 100 of a fresh pointer");
+      Functional.instanceNorm(backend, x, null, null, null, null, true, 0.1, 1e-5, y, null, null);
+      assertArrayEquals(expected.toArray(), y.toArray());
+      assertArrayEquals(values, x.toArray());
+    }
   }
 
   /**
