@@ -79,6 +79,37 @@ public final class Checks {
     }
   }
 
+  /**
+   * {@code output} is exactly {@code input}'s memory (an in-place call, which the normalizations and weight
+   * standardization support: each output element is written after its inputs are read) or shares none of it. A
+   * partial overlap would read values the op has already overwritten.
+   */
+  public static void inPlaceOrDisjoint(Tensor output, String outputName, Tensor input, String inputName) {
+    if (output == null || input == null || sameMemory(output, input)) return;
+    if (overlap(output, input)) {
+      throw new IllegalArgumentException(outputName + " overlaps " + inputName
+          + " without being the same memory (an op may write over its input whole, not over part of it)");
+    }
+  }
+
+  /** {@code output} shares no memory with {@code input}: for ops that cannot run in place (convolution). */
+  public static void disjoint(Tensor output, String outputName, Tensor input, String inputName) {
+    if (output != null && input != null && overlap(output, input)) {
+      throw new IllegalArgumentException(outputName + " shares memory with " + inputName
+          + "; this op cannot write its output over an input");
+    }
+  }
+
+  private static boolean sameMemory(Tensor a, Tensor b) {
+    return a.address() == b.address() && a.elementCount() == b.elementCount() && a.layout() == b.layout();
+  }
+
+  private static boolean overlap(Tensor a, Tensor b) {
+    if (a.elementCount() == 0 || b.elementCount() == 0) return false;
+    long aEnd = a.address() + a.elementCount() * Float.BYTES, bEnd = b.address() + b.elementCount() * Float.BYTES;
+    return a.address() < bEnd && b.address() < aEnd;
+  }
+
   static String dims(long[] dims) {
     return Arrays.toString(dims).replace('[', '(').replace(']', ')');
   }

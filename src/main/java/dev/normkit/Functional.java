@@ -66,6 +66,7 @@ public final class Functional {
     Checks.eps(eps);
     Checks.momentum(momentum);
     Checks.shapeAndLayout(y, x.shape(), x.layout(), "output");
+    Checks.inPlaceOrDisjoint(y, "output", x, "input");
     Checks.optionalShape(saveMean, perChannel, "saveMean");
     Checks.optionalShape(saveVar, perChannel, "saveVar");
     long valuesPerChannel = x.shape().batch() * x.shape().spatialSize();
@@ -157,6 +158,7 @@ public final class Functional {
     checkAffine(weight, bias, normalizedShape);
     Checks.eps(eps);
     Checks.shapeAndLayout(y, x.shape(), x.layout(), "output");
+    Checks.inPlaceOrDisjoint(y, "output", x, "input");
     Shape stats = layerNormStatisticsShape(x.shape(), normalizedShape);
     Checks.optionalShape(saveMean, stats, "saveMean");
     Checks.optionalShape(saveVar, stats, "saveVar");
@@ -189,6 +191,9 @@ public final class Functional {
     Checks.activation(x, "input");
     checkNormalizedShape(x, normalizedShape);
     checkBackward(x, dy, dx, weight, dweight, dbias, normalizedShape, eps);
+    // normkit's kernel for sets too large for cache sums dweight in a pass after dx is written: dx may not alias
+    Checks.disjoint(dx, "gradInput", x, "input");
+    Checks.disjoint(dx, "gradInput", dy, "gradOutput");
     Shape stats = layerNormStatisticsShape(x.shape(), normalizedShape);
     Checks.shape(mean, stats, "mean");
     Checks.shape(var, stats, "var");
@@ -237,6 +242,7 @@ public final class Functional {
     checkAffine(weight, bias, Shape.vector(x.shape().channels()));
     Checks.eps(eps);
     Checks.shapeAndLayout(y, x.shape(), x.layout(), "output");
+    Checks.inPlaceOrDisjoint(y, "output", x, "input");
     Shape stats = groupNormStatisticsShape(x.shape(), groups);
     Checks.optionalShape(saveMean, stats, "saveMean");
     Checks.optionalShape(saveVar, stats, "saveVar");
@@ -320,6 +326,7 @@ public final class Functional {
     Checks.eps(eps);
     Checks.momentum(momentum);
     Checks.shapeAndLayout(y, x.shape(), x.layout(), "output");
+    Checks.inPlaceOrDisjoint(y, "output", x, "input");
     Shape stats = instanceNormStatisticsShape(x.shape());
     Checks.optionalShape(saveMean, stats, "saveMean");
     Checks.optionalShape(saveVar, stats, "saveVar");
@@ -417,6 +424,7 @@ public final class Functional {
     Checks.notNull(backend, "backend");
     checkWeightStandardization(w, variant, eps, gamma, gain);
     Checks.shapeAndLayout(wHat, w.shape(), w.layout(), "output");
+    Checks.inPlaceOrDisjoint(wHat, "output", w, "weight");
     Shape perFilter = Shape.vector(w.shape().dim(0));
     Checks.optionalShape(saveMean, perFilter, "saveMean");
     Checks.optionalShape(saveRstd, perFilter, "saveRstd");
@@ -449,6 +457,8 @@ public final class Functional {
     checkWeightStandardization(w, variant, eps, gamma, gain);
     Checks.shapeAndLayout(dwHat, w.shape(), w.layout(), "gradOutput");
     Checks.shapeAndLayout(dw, w.shape(), w.layout(), "gradInput");
+    Checks.inPlaceOrDisjoint(dw, "gradInput", dwHat, "gradOutput");
+    Checks.inPlaceOrDisjoint(dw, "gradInput", w, "weight");
     Shape perFilter = Shape.vector(w.shape().dim(0));
     Checks.shape(mean, perFilter, "mean");
     Checks.shape(rstd, perFilter, "rstd");
@@ -472,6 +482,9 @@ public final class Functional {
     Checks.notNull(backend, "backend");
     checkConv(x, w, bias, spec);
     Checks.shapeAndLayout(y, convOutputShape(spec, x, w, y, "output"), x.layout(), "output");
+    Checks.disjoint(y, "output", x, "input");
+    Checks.disjoint(y, "output", w, "weight");
+    Checks.disjoint(y, "output", bias, "bias");
     if (y.elementCount() == 0) return;
     if (x.elementCount() == 0) {
       y.fill(0);
@@ -488,6 +501,10 @@ public final class Functional {
     Checks.shapeAndLayout(dy, convOutputShape(spec, x, w, dy, "gradOutput"), x.layout(), "gradOutput");
     if (dx != null) Checks.shapeAndLayout(dx, x.shape(), x.layout(), "gradInput");
     if (dw != null) Checks.shapeAndLayout(dw, w.shape(), w.layout(), "gradWeight");
+    // backward data writes dx before backward weights reads x and dy: no output may share memory with an input
+    disjointFromConvInputs(dx, "gradInput", x, dy, w);
+    disjointFromConvInputs(dw, "gradWeight", x, dy, w);
+    disjointFromConvInputs(dbias, "gradBias", x, dy, w);
     if (dy.elementCount() == 0 || x.elementCount() == 0) {
       if (dx != null) dx.fill(0);
       if (dw != null) dw.fill(0);
@@ -499,6 +516,12 @@ public final class Functional {
   }
 
   // ------------------------------------------------------------------------------------------------ checks
+
+  private static void disjointFromConvInputs(Tensor out, String name, Tensor x, Tensor dy, Tensor w) {
+    Checks.disjoint(out, name, x, "input");
+    Checks.disjoint(out, name, dy, "gradOutput");
+    Checks.disjoint(out, name, w, "weight");
+  }
 
   private static void checkAffine(Tensor weight, Tensor bias, Shape expected) {
     Checks.affinePair(weight, bias);
@@ -518,6 +541,8 @@ public final class Functional {
       Tensor x, Tensor dy, Tensor dx, Tensor weight, Tensor dweight, Tensor dbias, Shape params, double eps) {
     Checks.shapeAndLayout(dy, x.shape(), x.layout(), "gradOutput");
     Checks.shapeAndLayout(dx, x.shape(), x.layout(), "gradInput");
+    Checks.inPlaceOrDisjoint(dx, "gradInput", x, "input");
+    Checks.inPlaceOrDisjoint(dx, "gradInput", dy, "gradOutput");
     Checks.optionalShape(weight, params, "weight");
     Checks.eps(eps);
     if (weight == null && (dweight != null || dbias != null)) {

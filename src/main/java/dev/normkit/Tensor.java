@@ -177,6 +177,11 @@ public final class Tensor implements AutoCloseable {
     return data;
   }
 
+  /** The address of the first element (for the memory-overlap checks). */
+  long address() {
+    return data.address();
+  }
+
   /** The block this tensor's memory lives in (its own, or that of the tensor it views), or null for wrapped memory. */
   private NativeMemory block() {
     return owned != null ? owned : keepAlive instanceof Tensor ? ((Tensor) keepAlive).block() : null;
