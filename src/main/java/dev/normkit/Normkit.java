@@ -8,11 +8,13 @@ public final class Normkit {
 
   /**
    * Sets the number of OpenMP threads every normkit op (oneDNN primitives and normkit's kernels) uses from now on,
-   * in every calling thread. The default is the {@code NORMKIT_NUM_THREADS} environment variable if set, otherwise
-   * OpenMP's default (OMP_NUM_THREADS, or the number of cores).
+   * in every calling thread: 1 to {@link ThreadPolicy#MAX_THREADS} (4 per processor, at least 64; more cannot help, and
+   * a count OpenMP fails to create would kill the JVM). The default is the {@code NORMKIT_NUM_THREADS} environment
+   * variable if set, otherwise OpenMP's default (OMP_NUM_THREADS, or the number of cores), capped the same way.
+   *
+   * @throws IllegalArgumentException if threads is outside that range
    */
   public static void setNumThreads(int threads) {
-    Checks.argument(threads >= 1, "threads must be >= 1, got " + threads);
     ThreadPolicy.setThreads(threads);
   }
 

@@ -9,9 +9,15 @@ import dev.normkit.backend.kernels.NormkitKernels;
  * their work partition when created.
  *
  * <p>Default: the {@code NORMKIT_NUM_THREADS} environment variable if set, else OpenMP's own default
- * ({@code OMP_NUM_THREADS}, or the number of cores).
+ * ({@code OMP_NUM_THREADS}, or the number of cores), at most {@link #MAX_THREADS}.
  */
 public final class ThreadPolicy {
+  /**
+   * The most threads normkit runs with: 4 per processor, and at least 64. More only oversubscribes the cores, and a
+   * request OpenMP cannot create kills the JVM: 100,000 threads ended in SIGSEGV on a 2-core VM (4096 still ran).
+   */
+  public static final int MAX_THREADS = Math.max(64, 4 * Runtime.getRuntime().availableProcessors());
+
   private static volatile int requested = initialThreads();
   private static final ThreadLocal<int[]> APPLIED = ThreadLocal.withInitial(() -> new int[] {-1});
 
@@ -22,17 +28,19 @@ public final class ThreadPolicy {
     if (env != null && !env.isBlank()) {
       try {
         int n = Integer.parseInt(env.trim());
-        if (n >= 1) return n;
+        if (n >= 1) return Math.min(n, MAX_THREADS);
       } catch (NumberFormatException ignored) {
         // fall through to OpenMP's default
       }
     }
-    return Math.max(1, NormkitKernels.maxThreads());
+    return Math.min(Math.max(1, NormkitKernels.maxThreads()), MAX_THREADS);
   }
 
-  /** Requests {@code threads} (>= 1) for every native op from now on. */
+  /** Requests {@code threads} (1 to {@link #MAX_THREADS}) for every native op from now on. */
   public static void setThreads(int threads) {
-    if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+    if (threads < 1 || threads > MAX_THREADS) {
+      throw new IllegalArgumentException("threads must be between 1 and " + MAX_THREADS + ", got " + threads);
+    }
     requested = threads;
   }
 

@@ -43,7 +43,7 @@ final class BenchCommand {
     boolean overhead = rest.remove("--overhead");
     Options o = Options.parse(rest,
         Set.of("--threads", "--json", "--plot", "--op", "--pass", "--layout", "--soak"), Set.of(), "bench");
-    List<Integer> threads = o.positiveInts("--threads", List.of(1, 2));
+    List<Integer> threads = o.threadCounts("--threads", List.of(1, 2));
     if (overhead) {
       for (int t : threads) OverheadBench.run(t, quick, out);
       return 0;

@@ -1,5 +1,6 @@
 package dev.normkit.cli;
 
+import dev.normkit.backend.ThreadPolicy;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -100,6 +101,27 @@ final class Options {
       }
     }
     return list;
+  }
+
+  /** A comma-separated list of thread counts, each 1 to {@link ThreadPolicy#MAX_THREADS}. */
+  List<Integer> threadCounts(String name, List<Integer> absent) {
+    List<Integer> counts = positiveInts(name, absent);
+    for (int n : counts) checkThreadCount(name, n);
+    return counts;
+  }
+
+  /** One thread count, 1 to {@link ThreadPolicy#MAX_THREADS}. */
+  int threadCount(String name, int absent) {
+    int n = positiveInt(name, absent);
+    checkThreadCount(name, n);
+    return n;
+  }
+
+  private static void checkThreadCount(String name, int n) {
+    if (n > ThreadPolicy.MAX_THREADS) {
+      throw new IllegalArgumentException(
+          name + " " + n + " is more than the most threads normkit runs with, " + ThreadPolicy.MAX_THREADS);
+    }
   }
 
   /** The value parsed by {@code parser} (whose message names what is wrong), prefixed with the option's name. */

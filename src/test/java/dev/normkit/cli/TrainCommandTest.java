@@ -48,7 +48,7 @@ class TrainCommandTest {
 
   @ParameterizedTest
   @ValueSource(strings = {
-    "--norm=xx", "--batch-size=0", "--batch-size=4,x", "--epochs=0", "--lr=-1", "--lr=abc", "--threads=0",
+    "--norm=xx", "--batch-size=0", "--batch-size=4,x", "--epochs=0", "--lr=-1", "--lr=abc", "--threads=0", "--threads=100000",
     "--bogus=1", "--data=/nonexistent", "--train-images=0", "--seed=x", "--norm"
   })
   void badOptionsExitTwoWithOneErrorLine(String option) {

@@ -1,6 +1,7 @@
 package dev.normkit.reliability;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,11 +13,13 @@ import dev.normkit.GroupNorm;
 import dev.normkit.InstanceNorm;
 import dev.normkit.LayerNorm;
 import dev.normkit.Layout;
+import dev.normkit.Normkit;
 import dev.normkit.Shape;
 import dev.normkit.StdConv2d;
 import dev.normkit.Tensor;
 import dev.normkit.WeightStandardization;
 import dev.normkit.WsVariant;
+import dev.normkit.backend.ThreadPolicy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -179,6 +182,26 @@ class BadInputContractTest {
       assertTrue(e.getMessage().contains(bad.fragment), "message '" + e.getMessage() + "' lacks '" + bad.fragment + "'");
       assertArrayEquals(before, f.y.toArray(), "the output was written");
       assertArrayEquals(before, f.dx.toArray(), "the gradient was written");
+    }
+  }
+
+  /**
+   * Thread counts: 1 to ThreadPolicy.MAX_THREADS. Asking for 100,000 OpenMP threads killed the JVM with SIGSEGV at
+   * the next op before the upper bound existed.
+   */
+  @Test
+  void threadCountsOutsideTheirRangeAreRejected() {
+    int before = Normkit.numThreads();
+    try {
+      for (int bad : new int[] {0, -1, ThreadPolicy.MAX_THREADS + 1, 100_000}) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Normkit.setNumThreads(bad));
+        assertTrue(e.getMessage().contains("got " + bad), e.getMessage());
+        assertEquals(before, Normkit.numThreads());
+      }
+      Normkit.setNumThreads(ThreadPolicy.MAX_THREADS);
+      assertEquals(ThreadPolicy.MAX_THREADS, Normkit.numThreads());
+    } finally {
+      Normkit.setNumThreads(before);
     }
   }
 
