@@ -335,7 +335,7 @@ public final class Tensor implements AutoCloseable {
     }
   }
 
-  /** Copies {@code other}'s contents (same shape, any layout) into this tensor. */
+  /** Copies {@code other}'s contents (same shape, any layout) into this tensor; their memory may overlap. */
   public void copyFrom(Tensor other) {
     Checks.shape(other, shape, "source");
     checkOpen();
@@ -344,7 +344,8 @@ public final class Tensor implements AutoCloseable {
       try {
         FloatPointer from = other.retained();
         try {
-          Pointer.memcpy(to, from, elementCount() * Float.BYTES);
+          // memmove: the two tensors may be views of overlapping memory (memcpy would be undefined there)
+          Pointer.memmove(to, from, elementCount() * Float.BYTES);
         } finally {
           other.release();
         }

@@ -167,6 +167,29 @@ class InPlaceTest {
     }
   }
 
+  /** copyFrom between tensors whose memory overlaps copies the source's values as they were before the copy. */
+  @Test
+  void copyFromAnOverlappingTensorCopiesTheOriginalValues() {
+    for (int size : new int[] {1000, 1 << 20}) {
+      copyOverlapping(size);
+    }
+  }
+
+  private static void copyOverlapping(int size) {
+    Shape s = Shape.of(size);
+    float[] values = TestData.normal(9, size + 16, 0, 1);
+    for (int shift : new int[] {16, -16}) {
+      try (Tensor memory = Tensor.of(values, Shape.of(values.length))) {
+        Tensor low = Tensor.wrap(memory.pointer(), s, Layout.CHANNELS_FIRST);
+        Tensor high = Tensor.wrap(memory.pointer().position(16), s, Layout.CHANNELS_FIRST);
+        Tensor from = shift > 0 ? low : high, to = shift > 0 ? high : low;
+        float[] expected = from.toArray();
+        to.copyFrom(from);
+        assertArrayEquals(expected, to.toArray(), "size " + size + " shift " + shift);
+      }
+    }
+  }
+
   @Test
   void aPartialOverlapIsRejected() {
     Shape s = Shape.of(2, 16, 4, 4);
