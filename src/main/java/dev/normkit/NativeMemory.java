@@ -97,7 +97,14 @@ final class NativeMemory implements AutoCloseable {
 
   /** Ends a use that {@link #retain()} started; the last use of a closed block frees it. */
   void release() {
-    if (state.decrementAndGet() == CLOSED) cleanable.clean();
+    for (;;) {
+      int s = state.get();
+      if ((s & ~CLOSED) == 0) throw new IllegalStateException("release() without a matching retain()");
+      if (state.compareAndSet(s, s - 1)) {
+        if (s - 1 == CLOSED) cleanable.clean();
+        return;
+      }
+    }
   }
 
   /** Closes the block to new uses; frees it now, or when the uses in progress end. Idempotent. */

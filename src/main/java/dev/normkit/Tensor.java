@@ -160,7 +160,11 @@ public final class Tensor implements AutoCloseable {
     retained();
   }
 
-  /** Ends a use started by {@link #retain()}. */
+  /**
+   * Ends a use started by {@link #retain()}.
+   *
+   * @throws IllegalStateException if no use is open (for normkit-allocated memory; wrapped memory is the caller's)
+   */
   public void release() {
     NativeMemory block = block();
     if (block != null) block.release();

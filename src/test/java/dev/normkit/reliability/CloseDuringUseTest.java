@@ -52,6 +52,22 @@ class CloseDuringUseTest {
     assertEquals(baseline, Tensor.liveNativeBytes());
   }
 
+  /** An unmatched release is an error, not a count gone negative (which would leak the block and refuse uses). */
+  @Test
+  void aReleaseWithoutRetainThrows() {
+    long baseline = Tensor.liveNativeBytes();
+    Tensor t = Tensor.zeros(Shape.of(256));
+    assertThrows(IllegalStateException.class, t::release);
+    t.retain();
+    t.release();
+    assertThrows(IllegalStateException.class, t::release);
+    t.retain();
+    t.close();
+    t.release();
+    assertEquals(baseline, Tensor.liveNativeBytes(), "the block leaked");
+    assertThrows(IllegalStateException.class, t::release);
+  }
+
   /**
    * JavaCPP code often moves a pointer's position ({@code p.position(i).get()}). A caller doing that with the pointer
    * a tensor gave out must not move what normkit's own calls see: they would read and write past the tensor.
