@@ -84,17 +84,20 @@ public final class Tensor implements AutoCloseable {
   /**
    * Wraps existing off-heap memory without copying. {@code memory} starts at its position and must hold the whole
    * tensor in {@code layout}'s memory order. The tensor does not free it; the caller keeps it alive and valid for the
-   * tensor's lifetime.
+   * tensor's lifetime. Where the pointer knows its extent (its limit, else its capacity, in floats from its address),
+   * the tensor must fit between its position and that extent; a pointer of unknown extent (both 0, as JavaCPP gives
+   * for memory from native code) is trusted.
    */
   public static Tensor wrap(FloatPointer memory, Shape shape, Layout layout) {
     Checks.notNull(memory, "memory");
     Checks.notNull(shape, "shape");
     Checks.notNull(layout, "layout");
     if (memory.isNull()) throw new IllegalArgumentException("memory is a null pointer");
-    long available = memory.limit() > 0 ? memory.limit() - memory.position() : -1;
-    if (available >= 0 && memory.capacity() > 0 && available < shape.elementCount()) {
-      throw new IllegalArgumentException(
-          "memory holds " + available + " floats, shape " + shape + " needs " + shape.elementCount());
+    if (memory.position() < 0) throw new IllegalArgumentException("memory position is negative: " + memory.position());
+    long extent = memory.limit() > 0 ? memory.limit() : memory.capacity();
+    if (extent > 0 && extent - memory.position() < shape.elementCount()) {
+      throw new IllegalArgumentException("memory holds " + Math.max(0, extent - memory.position())
+          + " floats from its position " + memory.position() + ", shape " + shape + " needs " + shape.elementCount());
     }
     FloatPointer view =
         NativeMemory.floatsAt(memory.address() + memory.position() * Float.BYTES, shape.elementCount(), memory);

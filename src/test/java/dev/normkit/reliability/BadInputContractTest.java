@@ -20,9 +20,13 @@ import dev.normkit.Tensor;
 import dev.normkit.WeightStandardization;
 import dev.normkit.WsVariant;
 import dev.normkit.backend.ThreadPolicy;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
+import org.bytedeco.javacpp.FloatPointer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -203,6 +207,34 @@ class BadInputContractTest {
     } finally {
       Normkit.setNumThreads(before);
     }
+  }
+
+  /** Wrapped memory that cannot hold the tensor, where the pointer or buffer knows its extent. */
+  @Test
+  void wrappedMemoryTooSmallIsRejected() {
+    try (FloatPointer memory = new FloatPointer(100)) {
+      Shape s = Shape.of(20);
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> Tensor.wrap(new FloatPointer(memory).position(90), s, Layout.CHANNELS_FIRST));
+      assertTrue(e.getMessage().contains("holds 10 floats from its position 90"), e.getMessage());
+      // a position past the extent once slipped through: the available count was negative and skipped the check
+      e = assertThrows(IllegalArgumentException.class,
+          () -> Tensor.wrap(new FloatPointer(memory).position(200), s, Layout.CHANNELS_FIRST));
+      assertTrue(e.getMessage().contains("holds 0 floats from its position 200"), e.getMessage());
+      e = assertThrows(IllegalArgumentException.class,
+          () -> Tensor.wrap(new FloatPointer(memory).position(-1), s, Layout.CHANNELS_FIRST));
+      assertTrue(e.getMessage().contains("negative"), e.getMessage());
+      e = assertThrows(IllegalArgumentException.class,
+          () -> Tensor.wrap(new FloatPointer(memory).limit(50).position(40), s, Layout.CHANNELS_FIRST));
+      assertTrue(e.getMessage().contains("holds 10 floats"), e.getMessage());
+      Tensor fits = Tensor.wrap(new FloatPointer(memory).position(80), s, Layout.CHANNELS_FIRST);
+      fits.fill(2);
+      assertEquals(2f, memory.get(99));
+    }
+    FloatBuffer small = ByteBuffer.allocateDirect(40).order(ByteOrder.nativeOrder()).asFloatBuffer();
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Tensor.wrap(small, Shape.of(11), Layout.CHANNELS_FIRST));
+    assertTrue(e.getMessage().contains("holds 10 floats"), e.getMessage());
   }
 
   @Test
