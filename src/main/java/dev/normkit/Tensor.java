@@ -381,6 +381,7 @@ public final class Tensor implements AutoCloseable {
   public Tensor reshapeMemory(Shape newShape, Layout newLayout) {
     checkOpen();
     Checks.notNull(newShape, "shape");
+    Checks.notNull(newLayout, "layout");
     if (newShape.elementCount() != elementCount()) {
       throw new IllegalArgumentException("cannot view " + shape + " as " + newShape);
     }

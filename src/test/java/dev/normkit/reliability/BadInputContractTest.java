@@ -231,6 +231,11 @@ class BadInputContractTest {
       fits.fill(2);
       assertEquals(2f, memory.get(99));
     }
+    try (Tensor t = Tensor.zeros(Shape.of(4, 4))) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> t.reshapeMemory(Shape.of(16), null));
+      assertTrue(e.getMessage().contains("layout must not be null"), e.getMessage());
+    }
     FloatBuffer small = ByteBuffer.allocateDirect(40).order(ByteOrder.nativeOrder()).asFloatBuffer();
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> Tensor.wrap(small, Shape.of(11), Layout.CHANNELS_FIRST));
