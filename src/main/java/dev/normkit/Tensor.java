@@ -104,11 +104,17 @@ public final class Tensor implements AutoCloseable {
     return new Tensor(shape, layout, view, memory);
   }
 
-  /** Wraps a direct {@link FloatBuffer} (from its position) without copying. */
+  /**
+   * Wraps a direct, writable {@link FloatBuffer} (from its position) without copying. A read-only buffer is refused:
+   * ops write their outputs through native pointers that would ignore the flag (copy read-only data with
+   * {@link #of} instead).
+   */
   public static Tensor wrap(FloatBuffer direct, Shape shape, Layout layout) {
     Checks.notNull(direct, "buffer");
     Checks.notNull(shape, "shape");
     if (!direct.isDirect()) throw new IllegalArgumentException("buffer must be direct");
+    // a tensor's memory may be written by any op it is handed to, and nothing would stop a write through its pointer
+    if (direct.isReadOnly()) throw new IllegalArgumentException("buffer must be writable, got a read-only buffer");
     if (direct.order() != ByteOrder.nativeOrder()) {
       throw new IllegalArgumentException("buffer must be in native byte order, got " + direct.order());
     }

@@ -236,6 +236,10 @@ class BadInputContractTest {
           () -> t.reshapeMemory(Shape.of(16), null));
       assertTrue(e.getMessage().contains("layout must not be null"), e.getMessage());
     }
+    FloatBuffer readOnly = ByteBuffer.allocateDirect(64).order(ByteOrder.nativeOrder()).asFloatBuffer().asReadOnlyBuffer();
+    IllegalArgumentException readOnlyError = assertThrows(IllegalArgumentException.class,
+        () -> Tensor.wrap(readOnly, Shape.of(16), Layout.CHANNELS_FIRST));
+    assertTrue(readOnlyError.getMessage().contains("read-only"), readOnlyError.getMessage());
     FloatBuffer small = ByteBuffer.allocateDirect(40).order(ByteOrder.nativeOrder()).asFloatBuffer();
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> Tensor.wrap(small, Shape.of(11), Layout.CHANNELS_FIRST));
