@@ -21,12 +21,11 @@ final class Stopwatch {
 
   /** The median duration of one call of {@code call}, in nanoseconds. */
   double medianNs(Runnable call) {
-    long start = System.nanoTime();
-    for (int i = 0; i < 3 || System.nanoTime() - start < warmupNs; i++) call.run();
+    warmUp(call);
     long[] times = new long[maxCalls];
     int n = 0;
-    start = System.nanoTime();
-    while (n < maxCalls && (n < minCalls || System.nanoTime() - start < budgetNs)) {
+    long start = System.nanoTime();
+    while (measuring(n, start)) {
       long t0 = System.nanoTime();
       call.run();
       times[n++] = System.nanoTime() - t0;
@@ -41,15 +40,14 @@ final class Stopwatch {
    * differed by up to 19 us on a 80 us call that both sides make identically.
    */
   double[] alternatingMediansNs(Runnable a, Runnable b) {
-    long start = System.nanoTime();
-    for (int i = 0; i < 3 || System.nanoTime() - start < warmupNs; i++) {
+    warmUp(() -> {
       a.run();
       b.run();
-    }
+    });
     long[] timesA = new long[maxCalls], timesB = new long[maxCalls];
     int n = 0;
-    start = System.nanoTime();
-    while (n < maxCalls && (n < minCalls || System.nanoTime() - start < budgetNs)) {
+    long start = System.nanoTime();
+    while (measuring(n, start)) {
       long t0 = System.nanoTime();
       a.run();
       long t1 = System.nanoTime();
@@ -58,6 +56,17 @@ final class Stopwatch {
       timesA[n++] = t1 - t0;
     }
     return new double[] {median(timesA, n), median(timesB, n)};
+  }
+
+  /** Runs {@code call} at least 3 times and for at least the warm-up time. */
+  private void warmUp(Runnable call) {
+    long start = System.nanoTime();
+    for (int i = 0; i < 3 || System.nanoTime() - start < warmupNs; i++) call.run();
+  }
+
+  /** Whether to time another call after n calls since {@code start}: until the calls and the budget are both met. */
+  private boolean measuring(int n, long start) {
+    return n < maxCalls && (n < minCalls || System.nanoTime() - start < budgetNs);
   }
 
   /** The median of the first n times. */
