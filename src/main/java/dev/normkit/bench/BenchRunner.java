@@ -8,9 +8,11 @@ import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /**
- * Runs the suite ({@link BenchCases}) for each requested thread count: each case's median time, then the streaming
- * probe over the same bytes right after it, so that a ratio compares two measurements taken under the same
- * conditions.
+ * Runs the suite ({@link BenchCases}) case by case, each case at every requested thread count in turn: its median
+ * time, then the streaming probe over the same bytes right after it, so that a ratio compares two measurements taken
+ * under the same conditions. The thread counts of one case are measured back to back, seconds apart rather than a
+ * whole suite apart: the speed of these VMs drifts over tens of seconds (a memory-bound case ran 1.5-2x slower for
+ * a while), and a 1- versus 2-thread comparison split by minutes could fall on two different speeds.
  */
 public final class BenchRunner {
   private final Stopwatch caseWatch;
@@ -30,11 +32,11 @@ public final class BenchRunner {
         "op", "pass", "lay", "shape", "thr", "median_us", "GB/s", "probe", "ratio");
     int before = Normkit.numThreads();
     try (StreamingProbe probe = new StreamingProbe()) {
-      for (int threads : threadCounts) {
-        Normkit.setNumThreads(threads);
-        for (Supplier<BenchCase> supplier : BenchCases.all()) {
-          try (BenchCase c = supplier.get()) {
-            if (!filter.test(c)) continue;
+      for (Supplier<BenchCase> supplier : BenchCases.all()) {
+        try (BenchCase c = supplier.get()) {
+          if (!filter.test(c)) continue;
+          for (int threads : threadCounts) {
+            Normkit.setNumThreads(threads);
             double caseNs = caseWatch.medianNs(c::run);
             double probeNs = probeWatch.medianNs(probe.over(c.bytes()));
             BenchRecord r = new BenchRecord(c.op(), c.pass(), c.layout(), c.shape(), c.params(), threads, caseNs,
