@@ -489,11 +489,12 @@ inline void for_each_set_group(int64_t total, int64_t set_values, int64_t thread
 
 // out[i] = f(i) for i < n, vectorized; with `stream`, every whole vector-aligned vector goes out with a
 // non-temporal store (the caller then calls stream_fence() before its thread's work ends). f computes the same
-// expression either way.
+// expression either way. An `out` that is not float-aligned (which Java refuses, but a C caller may pass) has no
+// vector-aligned vectors, and a non-temporal store to it would fault: it is stored normally.
 template <class F>
 inline void write_run(float *out, int64_t n, bool stream, F f) {
     int64_t i = 0;
-    if (stream) {
+    if (stream && reinterpret_cast<uintptr_t>(out) % sizeof(float) == 0) {
         const int64_t offset = static_cast<int64_t>(reinterpret_cast<uintptr_t>(out) / sizeof(float)) % kFloatsPerVector;
         const int64_t head = std::min(n, offset ? kFloatsPerVector - offset : 0);
 #pragma omp simd

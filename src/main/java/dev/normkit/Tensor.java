@@ -86,7 +86,7 @@ public final class Tensor implements AutoCloseable {
    * tensor in {@code layout}'s memory order. The tensor does not free it; the caller keeps it alive and valid for the
    * tensor's lifetime. Where the pointer knows its extent (its limit, else its capacity, in floats from its address),
    * the tensor must fit between its position and that extent; a pointer of unknown extent (both 0, as JavaCPP gives
-   * for memory from native code) is trusted.
+   * for memory from native code) is trusted. The memory must be float-aligned (its address a multiple of 4).
    */
   public static Tensor wrap(FloatPointer memory, Shape shape, Layout layout) {
     Checks.notNull(memory, "memory");
@@ -99,15 +99,16 @@ public final class Tensor implements AutoCloseable {
       throw new IllegalArgumentException("memory holds " + Math.max(0, extent - memory.position())
           + " floats from its position " + memory.position() + ", shape " + shape + " needs " + shape.elementCount());
     }
-    FloatPointer view =
-        NativeMemory.floatsAt(memory.address() + memory.position() * Float.BYTES, shape.elementCount(), memory);
+    long address = memory.address() + memory.position() * Float.BYTES;
+    checkFloatAligned(address);
+    FloatPointer view = NativeMemory.floatsAt(address, shape.elementCount(), memory);
     return new Tensor(shape, layout, view, memory);
   }
 
   /**
    * Wraps a direct, writable {@link FloatBuffer} (from its position) without copying. A read-only buffer is refused:
    * ops write their outputs through native pointers that would ignore the flag (copy read-only data with
-   * {@link #of} instead).
+   * {@link #of} instead). As with a pointer, the memory must be float-aligned.
    */
   public static Tensor wrap(FloatBuffer direct, Shape shape, Layout layout) {
     Checks.notNull(direct, "buffer");
@@ -123,9 +124,22 @@ public final class Tensor implements AutoCloseable {
           "buffer holds " + direct.remaining() + " floats, shape " + shape + " needs " + shape.elementCount());
     }
     FloatPointer base = new FloatPointer(direct);
-    FloatPointer view = NativeMemory.floatsAt(
-        base.address() + (long) direct.position() * Float.BYTES, shape.elementCount(), direct);
+    long address = base.address() + (long) direct.position() * Float.BYTES;
+    checkFloatAligned(address);
+    FloatPointer view = NativeMemory.floatsAt(address, shape.elementCount(), direct);
     return new Tensor(shape, Checks.notNull(layout, "layout"), view, direct);
+  }
+
+  /**
+   * Wrapped memory must start on a float boundary (an address that is a multiple of 4). A float-misaligned buffer (a
+   * byte buffer sliced at an odd offset, say) would reach the kernels' non-temporal stores, which fault on it and so
+   * crashed the JVM (instance norm writing a 6.4 MB output into such a buffer).
+   */
+  private static void checkFloatAligned(long address) {
+    if (address % Float.BYTES != 0) {
+      throw new IllegalArgumentException("memory at address 0x" + Long.toHexString(address)
+          + " is not aligned to a float (a multiple of " + Float.BYTES + " bytes)");
+    }
   }
 
   public Shape shape() {

@@ -3,12 +3,15 @@ package dev.normkit;
 import static dev.normkit.backend.kernels.NormkitLibrary.*;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
 import org.junit.jupiter.api.Test;
 
 /**
  * The batch-, group- and layer-norm entry points of the C ABI, and its layout transpose, re-check their arguments (a last line of defence
- * behind {@link Functional}) and answer NK_INVALID_ARGUMENTS without touching memory; an empty tensor is a no-op.
+ * behind {@link Functional}) and answer NK_INVALID_ARGUMENTS without touching memory; an empty tensor is a no-op;
+ * and they never fault on a float-misaligned output.
  */
 class NormKernelAbiTest {
   private static final double EPS = 1e-5;
@@ -91,5 +94,37 @@ class NormKernelAbiTest {
       assertEquals(INVALID, nk_transpose_images(a, b, Long.MAX_VALUE / 2, 4, 1), "element count overflow");
       assertEquals(0, nk_transpose_images(null, null, 2, 0, 8), "empty");
     }
+  }
+
+  /**
+   * A C caller may pass an output that is not float-aligned (Java refuses to wrap one). An output this large is
+   * written with non-temporal stores, which fault on such an address (it crashed the JVM); it is now stored normally,
+   * with the values of an aligned output.
+   */
+  @Test
+  void aFloatMisalignedLargeOutputIsWrittenWithoutFaulting() {
+    long n = 8, c = 64, s = 56 * 56, count = n * c * s;  // 6.4 MB: above the streaming threshold
+    try (FloatPointer x = new FloatPointer(count);
+        FloatPointer y = new FloatPointer(count);
+        BytePointer bytes = new BytePointer(count * Float.BYTES + Float.BYTES);
+        FloatPointer m = new FloatPointer(n * c);
+        FloatPointer v = new FloatPointer(n * c)) {
+      for (long i = 0; i < count; i++) x.put(i, (i * 7919 % 1000) * 1e-3f);
+      assertEquals(0, nk_instance_norm_forward_training(x, y, null, null, m, v, n, c, s, CF, EPS));
+      FloatPointer misaligned = floatsAt(bytes.address() + 1);  // 1 byte past a float boundary
+      assertEquals(0, nk_instance_norm_forward_training(x, misaligned, null, null, m, v, n, c, s, CF, EPS));
+      for (long i = 0; i < count; i += 997) assertEquals(y.get(i), misaligned.get(i), "element " + i);
+      assertEquals(y.get(count - 1), misaligned.get(count - 1));
+    }
+  }
+
+  /** A float pointer at a raw address (which may be misaligned), of unknown extent. */
+  private static FloatPointer floatsAt(long at) {
+    // inside the anonymous class a plain "address" names Pointer's field, hence "at"
+    return new FloatPointer(new Pointer() {
+      {
+        this.address = at;
+      }
+    });
   }
 }

@@ -26,7 +26,9 @@ import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -246,6 +248,32 @@ class BadInputContractTest {
     assertTrue(e.getMessage().contains("holds 10 floats"), e.getMessage());
   }
 
+  /**
+   * Memory that does not start on a float boundary is refused by both wraps. Such a buffer reached the kernels'
+   * non-temporal stores, which fault on it: instance norm writing its (8, 64, 56, 56) output into one crashed the JVM.
+   */
+  @Test
+  void floatMisalignedWrappedMemoryIsRejected() {
+    for (int offset = 1; offset < Float.BYTES; offset++) {
+      FloatBuffer misaligned =
+          ByteBuffer.allocateDirect(64 + offset).position(offset).slice().order(ByteOrder.nativeOrder()).asFloatBuffer();
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> Tensor.wrap(misaligned, Shape.of(16), Layout.CHANNELS_FIRST));
+      assertTrue(e.getMessage().contains("not aligned to a float"), e.getMessage());
+    }
+    try (BytePointer bytes = new BytePointer(80)) {
+      FloatPointer misaligned = floatsAt(bytes.address() + 2);  // 2 bytes past a float boundary
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> Tensor.wrap(misaligned, Shape.of(16), Layout.CHANNELS_FIRST));
+      assertTrue(e.getMessage().contains("not aligned to a float"), e.getMessage());
+    }
+    FloatBuffer aligned = ByteBuffer.allocateDirect(68).position(4).slice().order(ByteOrder.nativeOrder()).asFloatBuffer();
+    try (Tensor t = Tensor.wrap(aligned, Shape.of(16), Layout.CHANNELS_FIRST)) {
+      t.fill(3);
+      assertEquals(3f, aligned.get(15));
+    }
+  }
+
   @Test
   void shapesWhoseElementCountOverflowAreRejected() {
     IllegalArgumentException e =
@@ -312,5 +340,15 @@ class BadInputContractTest {
   private static void assertMessage(String fragment, Executable call) {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
     assertTrue(e.getMessage().contains(fragment), "message '" + e.getMessage() + "' lacks '" + fragment + "'");
+  }
+
+  /** A float pointer at a raw address (which may be misaligned), of unknown extent. */
+  private static FloatPointer floatsAt(long at) {
+    // inside the anonymous class a plain "address" names Pointer's field, hence "at"
+    return new FloatPointer(new Pointer() {
+      {
+        this.address = at;
+      }
+    });
   }
 }
