@@ -73,19 +73,16 @@ public final class DnnlConvolution implements ConvolutionKernel {
    */
   private static final class Plan {
     final Key key;
-    /** Keyed with the thread count requested when the plan was made (stale once the request changes). */
+    /** The thread count requested when the plan was made (the plan is stale once the request changes). */
+    final int requested;
+    /** Keyed with the threads they run on ({@link #threadsFor}). */
     final PrimitiveCache.ThreadedKey convolution, reorder;
     final Supplier<DnnlPrimitive> createConvolution, createReorder;
 
     Plan(Key key) {
       this.key = key;
-      // Every convolution runs on the requested threads: with the second thread spinning for work (NativeRuntime),
-      // 2 threads beat 1 at every size the training example and the benchmark use, down to 1 MFLOP. Measured with
-      // oneDNN directly (3x3, pad 1, 2-core Zen 5 VM, us with 1 / 2 warm threads, forward / backward data / backward
-      // weights): NHWC (1, 64, 7, 7) -> 64, 3.6 MFLOP: 14 / 8.5, 15 / 8.6, 15 / 9.0; (2, 1, 28, 28) -> 32, 0.9 MFLOP:
-      // 12 / 8.7, 62 / 33, 15 / 9.4; (32, 32, 14, 14) -> 64: 919 / 463, 879 / 456, 984 / 519; NCHW (1, 64, 7, 7):
-      // 18 / 12, 19 / 12, 17 / 13. (With sleeping threads, as before, the small ones had been 2-4x slower on 2.)
-      int threads = ThreadPolicy.threads();
+      this.requested = ThreadPolicy.threads();
+      int threads = threadsFor(key, requested);
       this.convolution = new PrimitiveCache.ThreadedKey(key, threads);
       this.reorder = new PrimitiveCache.ThreadedKey(new WeightReorderKey(key), threads);
       this.createConvolution = () -> create(key);
@@ -153,6 +150,37 @@ public final class DnnlConvolution implements ConvolutionKernel {
   private static void relayout(Tensor from, Tensor to, Shape shape, boolean toChannelsLast) {
     long n = shape.dim(0), c = shape.dim(1), s = shape.elementCount() / (n * c);
     NormkitKernels.transposeImages(from, to, n, toChannelsLast ? c : s, toChannelsLast ? s : c);
+  }
+
+  /** Below this many flops a convolution with few output positions runs on one thread ({@link #threadsFor}). */
+  private static final double ONE_THREAD_BELOW_FLOPS = 8e6;
+
+  /** ... if it also has fewer output positions (N * OH * OW) than this. */
+  private static final long ONE_THREAD_BELOW_POSITIONS = 1024;
+
+  /**
+   * The threads a convolution (and its weight reorder) runs on: one for a small convolution with few output positions
+   * (under 8 MFLOP and 1024 positions), else the requested count. Measured through the API (each pass's weight
+   * reorder included, as every call makes it), channels-last 3x3 pad 1, us on 1 / 2 warm threads, 1- and 2-thread
+   * blocks alternating in one process, forward and backward (data and weights) per call: (1, 16, 7, 7) -> 16, 0.2
+   * MFLOP: 4.0 / 16.7 and 8.0 / 27.8; (4, 16, 7, 7) -> 16: 11.2 / 20.7 and 16.7 / 45.9; (1, 32, 8, 8) -> 32: 10.2 /
+   * 22.7 and 21.5 / 45.0; (1, 64, 4, 4) -> 64: 19.5 / 40.7 and 45.1 / 82.0; (1, 64, 7, 7) -> 64, 3.6 MFLOP: 33.6 /
+   * 31.5 and 75.0 / 87.2, and in StdConv2d, whose weight comes fresh from the standardization on the calling thread,
+   * 36.6 / 55.9 and 79.4 / 106.0. Many positions keep both threads busy even when small: (2, 1, 28, 28) -> 32, 0.9
+   * MFLOP and 1568 positions (the training example's first convolution at batch 2): 15.6 / 16.2 and 93.2 / 82.6. From
+   * about 15 MFLOP 2 threads win: (2, 32, 14, 14) -> 64, in StdConv2d, 80 / 73 and 166 / 127; (1, 64, 56, 56) -> 64,
+   * 1280 / 658 and 2793 / 1407. (oneDNN called directly, without the reorder and with a hot weight, had shown 2
+   * threads ahead down to 1 MFLOP: (1, 64, 7, 7) 14 / 8.5 us forward.)
+   */
+  private static int threadsFor(Key key, int requested) {
+    return threadsFor(key.y(), key.w, requested);
+  }
+
+  /** {@link #threadsFor(Key, int)} for output shape y (N, O, OH, OW) and weight w (O, C / groups, kH, kW). */
+  static int threadsFor(Shape y, Shape w, int requested) {
+    long positions = y.elementCount() / y.dim(1);
+    double flops = 2.0 * y.elementCount() * (w.elementCount() / w.dim(0));
+    return flops < ONE_THREAD_BELOW_FLOPS && positions < ONE_THREAD_BELOW_POSITIONS ? 1 : requested;
   }
 
   /** Plans a thread remembers, most recently used first (a network's convolutions, all three passes). */
@@ -262,7 +290,7 @@ public final class DnnlConvolution implements ConvolutionKernel {
     int requested = ThreadPolicy.threads();
     int found = 0;
     while (found < recent.length && recent[found] != null
-        && !(recent[found].convolution.threads() == requested
+        && !(recent[found].requested == requested
             && recent[found].key.matches(pass, x.shape(), xLayout, w.shape(), wLayout, yLayout, spec, bias))) {
       found++;
     }
