@@ -66,11 +66,16 @@ class ConvolutionThreadsTest {
       com.sun.management.ThreadMXBean bean =
           (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
       long id = Thread.currentThread().getId();
-      int calls = 5_000;
-      long allocated = bean.getThreadAllocatedBytes(id);
-      for (int i = 0; i < calls; i++) conv.forward(x, y2);
-      double perCall = (bean.getThreadAllocatedBytes(id) - allocated) / (double) calls;
-      assertTrue(perCall < 8, "heap bytes per call: " + perCall);
+      // the least of several windows: a window may still run code the JIT has not finished compiling (whose
+      // argument arrays it would later eliminate); an allocation on every call shows in every window
+      int calls = 2_000;
+      double least = Double.MAX_VALUE;
+      for (int window = 0; window < 10 && least >= 8; window++) {
+        long allocated = bean.getThreadAllocatedBytes(id);
+        for (int i = 0; i < calls; i++) conv.forward(x, y2);
+        least = Math.min(least, (bean.getThreadAllocatedBytes(id) - allocated) / (double) calls);
+      }
+      assertTrue(least < 8, "heap bytes per call, least of the windows: " + least);
     } finally {
       Normkit.setNumThreads(before);
     }
