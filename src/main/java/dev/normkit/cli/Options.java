@@ -72,6 +72,17 @@ final class Options {
     }
   }
 
+  /** A long (any sign), e.g. a seed. */
+  long integer(String name, long absent) {
+    String v = values.get(name);
+    if (v == null) return absent;
+    try {
+      return Long.parseLong(v.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " '" + v + "' is not an integer");
+    }
+  }
+
   /** A positive int. */
   int positiveInt(String name, int absent) {
     String v = values.get(name);

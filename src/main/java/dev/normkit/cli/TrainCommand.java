@@ -55,7 +55,7 @@ final class TrainCommand {
     if (o.has("--lr") && !(lr > 0 && Double.isFinite(lr))) {
       throw new IllegalArgumentException("--lr must be a positive number, got " + o.get("--lr"));
     }
-    long seed = o.parsed("--seed", Long::parseLong, 0L);
+    long seed = o.integer("--seed", 0L);
     int threads = o.threadCount("--threads", Normkit.numThreads());
     Path json = o.has("--json") ? Path.of(o.get("--json")) : null;
     Path plot = o.has("--plot") ? Path.of(o.get("--plot")) : sweep ? Path.of("sweep.png") : null;

@@ -60,6 +60,13 @@ class TrainCommandTest {
   }
 
   @Test
+  void aSeedThatIsNotAnIntegerIsNamed() {
+    Result r = run("train", "--seed", "abc", "--train-images", "64", "--test-images", "100");
+    assertEquals(2, r.code());
+    assertEquals("error: --seed 'abc' is not an integer", r.err().strip());
+  }
+
+  @Test
   void batchLargerThanTheDataIsAnError() {
     Result r = run("train", "--batch-size", "128", "--train-images", "64", "--test-images", "100");
     assertEquals(2, r.code());
