@@ -30,6 +30,20 @@ public final class BenchCases {
   static final String FORWARD_INFERENCE = "forward-inference";
   static final String BACKWARD = "backward";
 
+  private static final String BATCH_NORM = "batch-norm";
+  private static final String INSTANCE_NORM = "instance-norm";
+  private static final String GROUP_NORM = "group-norm";
+  private static final String LAYER_NORM = "layer-norm";
+  private static final String WEIGHT_STD = "weight-std";
+  private static final String STD_CONV2D = "std-conv2d";
+
+  /** The ops, passes and layouts of the suite: the values {@code bench --op, --pass, --layout} accept. */
+  public static final List<String> OPS =
+      List.of(BATCH_NORM, INSTANCE_NORM, GROUP_NORM, LAYER_NORM, WEIGHT_STD, STD_CONV2D);
+  public static final List<String> PASSES = List.of(FORWARD_TRAINING, FORWARD_INFERENCE, BACKWARD);
+  public static final List<String> LAYOUTS =
+      List.of(Layout.CHANNELS_FIRST.cliName(), Layout.CHANNELS_LAST.cliName());
+
   private static final double EPS = 1e-5;
   private static final Backend NATIVE = Backend.NATIVE;
 
@@ -100,7 +114,7 @@ public final class BenchCases {
   }
 
   static BenchCase batchNorm(Shape s, Layout l, String pass) {
-    BenchCase c = new BenchCase("batch-norm", pass, l.cliName(), s.dims(), Map.of(), bytes(s, pass));
+    BenchCase c = new BenchCase(BATCH_NORM, pass, l.cliName(), s.dims(), Map.of(), bytes(s, pass));
     Shape perChannel = Shape.of(s.channels());
     Tensor x = random(c, s, l, 1), out = c.own(Tensor.zeros(s, l));
     Tensor g = vector(c, perChannel, 1.5f), b = vector(c, perChannel, 0.25f);
@@ -120,7 +134,7 @@ public final class BenchCases {
   }
 
   static BenchCase instanceNorm(Shape s, Layout l, String pass) {
-    BenchCase c = new BenchCase("instance-norm", pass, l.cliName(), s.dims(), Map.of(), bytes(s, pass));
+    BenchCase c = new BenchCase(INSTANCE_NORM, pass, l.cliName(), s.dims(), Map.of(), bytes(s, pass));
     Shape perChannel = Shape.of(s.channels());
     Shape stats = Functional.instanceNormStatisticsShape(s);
     Tensor x = random(c, s, l, 1), out = c.own(Tensor.zeros(s, l));
@@ -142,7 +156,7 @@ public final class BenchCases {
 
   static BenchCase groupNorm(Shape s, Layout l, String pass) {
     int groups = (int) Math.min(32, s.channels());
-    BenchCase c = new BenchCase("group-norm", pass, l.cliName(), s.dims(), Map.of("groups", groups), bytes(s, pass));
+    BenchCase c = new BenchCase(GROUP_NORM, pass, l.cliName(), s.dims(), Map.of("groups", groups), bytes(s, pass));
     Shape perChannel = Shape.of(s.channels());
     Shape stats = Functional.groupNormStatisticsShape(s, groups);
     Tensor x = random(c, s, l, 1), out = c.own(Tensor.zeros(s, l));
@@ -159,7 +173,7 @@ public final class BenchCases {
 
   static BenchCase layerNorm(Shape s, Layout l, int normalizedDims, String pass) {
     Shape normalized = s.trailing(normalizedDims);
-    BenchCase c = new BenchCase("layer-norm", pass, l.cliName(), s.dims(),
+    BenchCase c = new BenchCase(LAYER_NORM, pass, l.cliName(), s.dims(),
         Map.of("normalized_shape", normalized.dims()), bytes(s, pass));
     Shape stats = Functional.layerNormStatisticsShape(s, normalized);
     Tensor x = random(c, s, l, 1), out = c.own(Tensor.zeros(s, l));
@@ -176,7 +190,7 @@ public final class BenchCases {
 
   static BenchCase weightStandardization(Shape w, String pass) {
     WsVariant v = WsVariant.SEED;
-    BenchCase c = new BenchCase("weight-std", pass, Layout.CHANNELS_FIRST.cliName(), w.dims(),
+    BenchCase c = new BenchCase(WEIGHT_STD, pass, Layout.CHANNELS_FIRST.cliName(), w.dims(),
         Map.of("variant", v.cliName()), bytes(w, pass));
     Shape perFilter = Shape.of(w.dim(0));
     Tensor x = random(c, w, Layout.CHANNELS_FIRST, 1), out = c.own(Tensor.zeros(w));
@@ -199,7 +213,7 @@ public final class BenchCases {
     long bytes = pass.equals(BACKWARD)
         ? (2 * s.elementCount() + yShape.elementCount()) * Float.BYTES
         : (s.elementCount() + yShape.elementCount()) * Float.BYTES;
-    BenchCase c = new BenchCase("std-conv2d", pass, l.cliName(), s.dims(),
+    BenchCase c = new BenchCase(STD_CONV2D, pass, l.cliName(), s.dims(),
         Map.of("out_channels", out, "kernel", k, "stride", 1, "padding", 1), bytes);
     WsVariant v = WsVariant.SEED;
     Shape perFilter = Shape.of(out);

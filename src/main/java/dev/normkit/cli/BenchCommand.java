@@ -1,6 +1,7 @@
 package dev.normkit.cli;
 
 import dev.normkit.bench.BenchCase;
+import dev.normkit.bench.BenchCases;
 import dev.normkit.bench.BenchRecord;
 import dev.normkit.bench.BenchRunner;
 import dev.normkit.bench.OverheadBench;
@@ -53,8 +54,12 @@ final class BenchCommand {
       if (calls < 1) throw new IllegalArgumentException("--soak needs a positive number of calls, got " + o.get("--soak"));
       return Soak.run(calls, threads.get(0), out) ? 0 : 1;
     }
-    Path json = o.has("--json") ? Path.of(o.get("--json")) : null;
-    Path plot = o.has("--plot") ? Path.of(o.get("--plot")) : null;
+    Path json = o.outputPath("--json", null);
+    Path plot = o.outputPath("--plot", null);
+    Options.checkDistinct("--json", json, "--plot", plot);
+    checkFilter(o, "--op", BenchCases.OPS);
+    checkFilter(o, "--pass", BenchCases.PASSES);
+    checkFilter(o, "--layout", BenchCases.LAYOUTS);
     Predicate<BenchCase> filter = c -> matches(o.get("--op"), c.op()) && matches(o.get("--pass"), c.pass())
         && matches(o.get("--layout"), c.layout());
     List<BenchRecord> records = new BenchRunner(quick).run(threads, filter, out);
@@ -62,6 +67,14 @@ final class BenchCommand {
     if (json != null) Files.writeString(json, BenchRecord.toJson(records), StandardCharsets.UTF_8);
     if (plot != null) RatioPlot.write(records, plot);
     return 0;
+  }
+
+  /** A filter option, when given, must name one of {@code known} (checked before any case runs). */
+  private static void checkFilter(Options o, String name, List<String> known) {
+    String v = o.get(name);
+    if (v != null && !known.contains(v)) {
+      throw new IllegalArgumentException("unknown " + name + " '" + v + "' (expected " + String.join(", ", known) + ")");
+    }
   }
 
   private static boolean matches(String wanted, String value) {

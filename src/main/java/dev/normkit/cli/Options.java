@@ -1,6 +1,9 @@
 package dev.normkit.cli;
 
 import dev.normkit.backend.ThreadPolicy;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -132,6 +135,47 @@ final class Options {
     if (n > ThreadPolicy.MAX_THREADS) {
       throw new IllegalArgumentException(
           name + " " + n + " is more than the most threads normkit runs with, " + ThreadPolicy.MAX_THREADS);
+    }
+  }
+
+  /** The path given to option {@code name} (which must be present): a non-empty, valid path. */
+  Path path(String name) {
+    String v = required(name);
+    if (v.isEmpty()) throw new IllegalArgumentException(name + " needs a file name");
+    try {
+      return Path.of(v);
+    } catch (InvalidPathException e) {
+      throw new IllegalArgumentException(name + " '" + v + "' is not a valid path");
+    }
+  }
+
+  /**
+   * The output file given to option {@code name}, or {@code absent} when the option is not given, checked before any
+   * work is done: not a directory, in an existing writable directory. (A sweep that ran for minutes and then could
+   * not write its JSON into a missing directory ended in an internal error.)
+   */
+  Path outputPath(String name, Path absent) {
+    Path p = has(name) ? path(name) : absent;
+    if (p != null) checkOutputFile(name, p);
+    return p;
+  }
+
+  /** Throws IllegalArgumentException unless {@code p} can be created or replaced as a file by option {@code name}. */
+  static void checkOutputFile(String name, Path p) {
+    if (Files.isDirectory(p)) throw new IllegalArgumentException(name + " " + p + ": is a directory");
+    Path dir = p.toAbsolutePath().normalize().getParent();
+    if (dir == null || !Files.isDirectory(dir)) {
+      throw new IllegalArgumentException(name + " " + p + ": directory " + dir + " does not exist");
+    }
+    if (!Files.isWritable(dir)) {
+      throw new IllegalArgumentException(name + " " + p + ": directory " + dir + " is not writable");
+    }
+  }
+
+  /** Throws IllegalArgumentException if two of the given outputs (option, path; nulls skipped) name the same file. */
+  static void checkDistinct(String nameA, Path a, String nameB, Path b) {
+    if (a != null && b != null && a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize())) {
+      throw new IllegalArgumentException(nameA + " and " + nameB + " name the same file " + a);
     }
   }
 

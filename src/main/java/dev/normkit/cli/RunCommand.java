@@ -10,7 +10,6 @@ import dev.normkit.WsVariant;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
-import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -80,20 +79,12 @@ final class RunCommand {
     Map<Path, String> seen = new LinkedHashMap<>();
     for (String option : OUTPUTS) {
       if (!o.has(option)) continue;
-      Path p = path(o, option);
-      Path absolute = p.toAbsolutePath().normalize();
-      String other = seen.put(absolute, option);
+      Path p = o.path(option);
+      String other = seen.put(p.toAbsolutePath().normalize(), option);
       if (other != null) {
         throw new IllegalArgumentException(other + " and " + option + " name the same file " + p);
       }
-      if (Files.isDirectory(p)) throw new IllegalArgumentException(option + " " + p + ": is a directory");
-      Path dir = absolute.getParent();
-      if (dir == null || !Files.isDirectory(dir)) {
-        throw new IllegalArgumentException(option + " " + p + ": directory " + dir + " does not exist");
-      }
-      if (!Files.isWritable(dir)) {
-        throw new IllegalArgumentException(option + " " + p + ": directory " + dir + " is not writable");
-      }
+      Options.checkOutputFile(option, p);
       outputs.put(option, p);
     }
     return outputs;
@@ -136,15 +127,7 @@ final class RunCommand {
     throw new IllegalArgumentException(MODE + " '" + mode + "' must be train or eval");
   }
 
-  private static Path path(Options o, String option) {
-    String name = o.get(option);
-    if (name.isEmpty()) throw new IllegalArgumentException(option + " needs a file name");
-    try {
-      return Path.of(name);
-    } catch (InvalidPathException e) {
-      throw new IllegalArgumentException(option + " '" + name + "' is not a valid path");
-    }
-  }
+
 
   // -------------------------------------------------------------------------------------------------- inputs
 
@@ -195,7 +178,7 @@ final class RunCommand {
   /** The tensor in file {@code option} (null when absent), laid out as {@code layout}. */
   private static Tensor tensor(Options o, String option, Layout layout) {
     if (!o.has(option)) return null;
-    Path file = path(o, option);
+    Path file = o.path(option);
     String where = option + " " + file + ": ";
     NpyArray array;
     try {

@@ -57,8 +57,9 @@ final class TrainCommand {
     }
     long seed = o.integer("--seed", 0L);
     int threads = o.threadCount("--threads", Normkit.numThreads());
-    Path json = o.has("--json") ? Path.of(o.get("--json")) : null;
-    Path plot = o.has("--plot") ? Path.of(o.get("--plot")) : sweep ? Path.of("sweep.png") : null;
+    Path json = o.outputPath("--json", null);
+    Path plot = o.outputPath("--plot", sweep ? Path.of("sweep.png") : null);
+    Options.checkDistinct("--json", json, "--plot", plot);
 
     int previousThreads = Normkit.numThreads();
     Normkit.setNumThreads(threads);

@@ -59,6 +59,23 @@ class TrainCommandTest {
     assertEquals(1, r.err().strip().lines().count(), r.err());
   }
 
+  /** Checked before loading data or training: a sweep used to run for minutes, then fail with an internal error. */
+  @Test
+  void outputFilesAreCheckedBeforeTraining() {
+    Path missing = dir.resolve("missing").resolve("r.json");
+    Result r = run("train", "--json", missing.toString(), "--train-images", "64", "--test-images", "100");
+    assertEquals(2, r.code(), r.err());
+    assertEquals("error: --json " + missing + ": directory " + missing.getParent() + " does not exist", r.err().strip());
+    assertEquals("", r.out());
+    r = run("train", "--plot", dir.toString(), "--train-images", "64", "--test-images", "100");
+    assertEquals(2, r.code(), r.err());
+    assertEquals("error: --plot " + dir + ": is a directory", r.err().strip());
+    Path same = dir.resolve("same");
+    r = run("train", "--json", same.toString(), "--plot", same.toString(), "--train-images", "64");
+    assertEquals(2, r.code(), r.err());
+    assertEquals("error: --json and --plot name the same file " + same, r.err().strip());
+  }
+
   @Test
   void aSeedThatIsNotAnIntegerIsNamed() {
     Result r = run("train", "--seed", "abc", "--train-images", "64", "--test-images", "100");
