@@ -3,9 +3,6 @@ package dev.normkit.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -19,15 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 class BenchCommandTest {
   @TempDir Path dir;
 
-  private record Result(int code, String out, String err) {}
-
-  private static Result run(String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-    int code = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-    return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-  }
-
-  private static void assertRefused(Result r, String message) {
+  private static void assertRefused(CliRun r, String message) {
     assertEquals(2, r.code(), r.out() + r.err());
     assertEquals("", r.out(), "nothing measured or printed");
     assertEquals(1, r.err().strip().lines().count(), r.err());
@@ -37,13 +26,13 @@ class BenchCommandTest {
   @Test
   void outputFilesAreCheckedBeforeAnyCaseRuns() throws Exception {
     Path missing = dir.resolve("missing").resolve("b.json");
-    assertRefused(run("bench", "--json", missing.toString()),
+    assertRefused(CliRun.of("bench", "--json", missing.toString()),
         "--json " + missing + ": directory " + missing.getParent() + " does not exist");
-    assertRefused(run("bench", "--plot", dir.toString()), "--plot " + dir + ": is a directory");
+    assertRefused(CliRun.of("bench", "--plot", dir.toString()), "--plot " + dir + ": is a directory");
     Path same = dir.resolve("same");
-    assertRefused(run("bench", "--json", same.toString(), "--plot", same.toString()),
+    assertRefused(CliRun.of("bench", "--json", same.toString(), "--plot", same.toString()),
         "--json and --plot name the same file " + same);
-    assertRefused(run("bench", "--json", ""), "--json needs a file name");
+    assertRefused(CliRun.of("bench", "--json", ""), "--json needs a file name");
     try (var files = Files.list(dir)) {
       assertEquals(0, files.count(), "no file written");
     }
@@ -51,11 +40,11 @@ class BenchCommandTest {
 
   @Test
   void unknownFiltersAreNamedWithTheKnownValues() {
-    assertRefused(run("bench", "--op", "nope"),
+    assertRefused(CliRun.of("bench", "--op", "nope"),
         "unknown --op 'nope' (expected batch-norm, instance-norm, group-norm, layer-norm, weight-std, std-conv2d)");
-    assertRefused(run("bench", "--pass", "sideways"),
+    assertRefused(CliRun.of("bench", "--pass", "sideways"),
         "unknown --pass 'sideways' (expected forward-training, forward-inference, backward)");
-    Result layout = run("bench", "--layout", "nwhc");
+    CliRun layout = CliRun.of("bench", "--layout", "nwhc");
     assertRefused(layout, "unknown --layout 'nwhc' (expected nchw, nhwc)");
     assertTrue(layout.err().contains("nwhc"));
   }

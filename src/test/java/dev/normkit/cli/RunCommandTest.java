@@ -14,10 +14,7 @@ import dev.normkit.Layout;
 import dev.normkit.Shape;
 import dev.normkit.Tensor;
 import dev.normkit.WsVariant;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -41,8 +38,6 @@ class RunCommandTest {
   private static final Shape X = Shape.of(4, 3, 5, 5);
 
   @TempDir Path dir;
-
-  private record Result(int code, String out, String err) {}
 
   @BeforeEach
   void writeInputs() throws IOException {
@@ -83,7 +78,7 @@ class RunCommandTest {
 
   @Test
   void batchNormTrainingStartsRunningStatsFromPyTorchDefaultsAndWritesEveryOutput() throws IOException {
-    Result r = cli("run batch-norm --input @x.npy --output @y.npy --weight @w.npy --bias @b.npy"
+    CliRun r = cli("run batch-norm --input @x.npy --output @y.npy --weight @w.npy --bias @b.npy"
         + " --out-running-mean @rm_out.npy --out-running-var @rv_out.npy --grad-output @dy.npy --grad-input @dx.npy"
         + " --grad-weight @dw.npy --grad-bias @db.npy");
     assertSuccess(r);
@@ -212,23 +207,23 @@ class RunCommandTest {
 
   @Test
   void helpAndUsage() {
-    Result help = cli("--help");
-    assertEquals(0, help.code);
-    assertTrue(help.out.contains("usage: normkit run OP [options]"), help.out);
-    assertEquals("", help.err);
-    Result runHelp = cli("run --help");
-    assertEquals(0, runHelp.code);
-    assertTrue(runHelp.out.contains("--normalized-shape"), runHelp.out);
-    Result none = cli("");
-    assertEquals(2, none.code);
-    assertTrue(none.err.contains("usage:"), none.err);
+    CliRun help = cli("--help");
+    assertEquals(0, help.code());
+    assertTrue(help.out().contains("usage: normkit run OP [options]"), help.out());
+    assertEquals("", help.err());
+    CliRun runHelp = cli("run --help");
+    assertEquals(0, runHelp.code());
+    assertTrue(runHelp.out().contains("--normalized-shape"), runHelp.out());
+    CliRun none = cli("");
+    assertEquals(2, none.code());
+    assertTrue(none.err().contains("usage:"), none.err());
   }
 
   @Test
   void failedRunLeavesAnExistingOutputUntouched() throws IOException {
     Files.writeString(dir.resolve("y.npy"), "keep me");
-    Result r = cli("run batch-norm --input @x.npy --output @y.npy --weight @w.npy --bias @b.npy --eps 0");
-    assertEquals(2, r.code, r.err);
+    CliRun r = cli("run batch-norm --input @x.npy --output @y.npy --weight @w.npy --bias @b.npy --eps 0");
+    assertEquals(2, r.code(), r.err());
     assertEquals("keep me", Files.readString(dir.resolve("y.npy")));
   }
 
@@ -313,35 +308,32 @@ class RunCommandTest {
   @MethodSource("badInput")
   void invalidInputExits2WithOneErrorLineAndWritesNothing(String args) throws IOException {
     List<String> before = listing();
-    Result r = cli(args);
-    assertEquals(2, r.code, args + "\nstderr: " + r.err);
-    String[] lines = r.err.split("\n", -1);
-    assertEquals(2, lines.length, "exactly one line, ending in a newline: " + r.err);
-    assertTrue(lines[0].startsWith("error: ") && lines[0].length() > 12, r.err);
+    CliRun r = cli(args);
+    assertEquals(2, r.code(), args + "\nstderr: " + r.err());
+    String[] lines = r.err().split("\n", -1);
+    assertEquals(2, lines.length, "exactly one line, ending in a newline: " + r.err());
+    assertTrue(lines[0].startsWith("error: ") && lines[0].length() > 12, r.err());
     assertEquals("", lines[1]);
-    assertEquals("", r.out);
+    assertEquals("", r.out());
     assertEquals(before, listing(), "no file written or left behind");
   }
 
   // ---------------------------------------------------------------------------------------------------- helpers
 
   /** Runs the tool in-process; "@name" in the arguments is a file in the temporary directory. */
-  private Result cli(String args) {
+  private CliRun cli(String args) {
     List<String> list = new ArrayList<>();
     for (String a : args.trim().split("\\s+")) {
       if (a.isEmpty()) continue;
       int at = a.indexOf('@');
       list.add(at < 0 ? a : a.substring(0, at) + dir.resolve(a.substring(at + 1)));
     }
-    ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-    int code = Main.run(list.toArray(new String[0]), new PrintStream(out, true, StandardCharsets.UTF_8),
-        new PrintStream(err, true, StandardCharsets.UTF_8));
-    return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    return CliRun.of(list.toArray(new String[0]));
   }
 
-  private static void assertSuccess(Result r) {
-    assertEquals(0, r.code, "stderr: " + r.err);
-    assertEquals("", r.err);
+  private static void assertSuccess(CliRun r) {
+    assertEquals(0, r.code(), "stderr: " + r.err());
+    assertEquals("", r.err());
   }
 
   /** The file holds exactly the tensor's logical contents and shape. */

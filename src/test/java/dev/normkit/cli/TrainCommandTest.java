@@ -3,9 +3,6 @@ package dev.normkit.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -17,17 +14,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 class TrainCommandTest {
   @TempDir Path dir;
 
-  private record Result(int code, String out, String err) {}
-
-  private static Result run(String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-    int code = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-    return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-  }
-
   @Test
   void helpAndUsageListTrain() {
-    Result help = run("train", "--help");
+    CliRun help = CliRun.of("train", "--help");
     assertEquals(0, help.code());
     assertTrue(help.out().contains("--sweep"), help.out());
     assertTrue(Main.USAGE.contains("normkit.jar train"));
@@ -36,7 +25,7 @@ class TrainCommandTest {
   @Test
   void tinyRunWritesJsonAndPlot() throws Exception {
     Path json = dir.resolve("r.json"), png = dir.resolve("p.png");
-    Result r = run("train", "--norm", "bn,gnws", "--batch-size", "16,4", "--train-images", "64", "--test-images",
+    CliRun r = CliRun.of("train", "--norm", "bn,gnws", "--batch-size", "16,4", "--train-images", "64", "--test-images",
         "100", "--threads", "1", "--json", json.toString(), "--plot", png.toString());
     assertEquals(0, r.code(), r.err());
     String text = Files.readString(json);
@@ -52,8 +41,8 @@ class TrainCommandTest {
     "--bogus=1", "--data=/nonexistent", "--train-images=0", "--seed=x", "--norm"
   })
   void badOptionsExitTwoWithOneErrorLine(String option) {
-    Result r = run("train", option, "--train-images", "64", "--test-images", "100");
-    if (option.startsWith("--train-images")) r = run("train", option);
+    CliRun r = CliRun.of("train", option, "--train-images", "64", "--test-images", "100");
+    if (option.startsWith("--train-images")) r = CliRun.of("train", option);
     assertEquals(2, r.code(), option + ": " + r.out() + r.err());
     assertTrue(r.err().startsWith("error: "), r.err());
     assertEquals(1, r.err().strip().lines().count(), r.err());
@@ -63,29 +52,29 @@ class TrainCommandTest {
   @Test
   void outputFilesAreCheckedBeforeTraining() {
     Path missing = dir.resolve("missing").resolve("r.json");
-    Result r = run("train", "--json", missing.toString(), "--train-images", "64", "--test-images", "100");
+    CliRun r = CliRun.of("train", "--json", missing.toString(), "--train-images", "64", "--test-images", "100");
     assertEquals(2, r.code(), r.err());
     assertEquals("error: --json " + missing + ": directory " + missing.getParent() + " does not exist", r.err().strip());
     assertEquals("", r.out());
-    r = run("train", "--plot", dir.toString(), "--train-images", "64", "--test-images", "100");
+    r = CliRun.of("train", "--plot", dir.toString(), "--train-images", "64", "--test-images", "100");
     assertEquals(2, r.code(), r.err());
     assertEquals("error: --plot " + dir + ": is a directory", r.err().strip());
     Path same = dir.resolve("same");
-    r = run("train", "--json", same.toString(), "--plot", same.toString(), "--train-images", "64");
+    r = CliRun.of("train", "--json", same.toString(), "--plot", same.toString(), "--train-images", "64");
     assertEquals(2, r.code(), r.err());
     assertEquals("error: --json and --plot name the same file " + same, r.err().strip());
   }
 
   @Test
   void aSeedThatIsNotAnIntegerIsNamed() {
-    Result r = run("train", "--seed", "abc", "--train-images", "64", "--test-images", "100");
+    CliRun r = CliRun.of("train", "--seed", "abc", "--train-images", "64", "--test-images", "100");
     assertEquals(2, r.code());
     assertEquals("error: --seed 'abc' is not an integer", r.err().strip());
   }
 
   @Test
   void batchLargerThanTheDataIsAnError() {
-    Result r = run("train", "--batch-size", "128", "--train-images", "64", "--test-images", "100");
+    CliRun r = CliRun.of("train", "--batch-size", "128", "--train-images", "64", "--test-images", "100");
     assertEquals(2, r.code());
     assertTrue(r.err().contains("exceeds"), r.err());
   }
