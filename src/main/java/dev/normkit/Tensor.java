@@ -367,17 +367,9 @@ public final class Tensor implements AutoCloseable {
     Checks.shape(other, shape, "source");
     checkOpen();
     if (other.layout == layout || isMemoryInLogicalOrder() && other.isMemoryInLogicalOrder()) {
-      FloatPointer to = retained();
-      try {
-        FloatPointer from = other.retained();
-        try {
-          // memmove: the two tensors may be views of overlapping memory (memcpy would be undefined there)
-          Pointer.memmove(to, from, elementCount() * Float.BYTES);
-        } finally {
-          other.release();
-        }
-      } finally {
-        release();
+      try (RetainedTensors held = RetainedTensors.open()) {
+        // memmove: the two tensors may be views of overlapping memory (memcpy would be undefined there)
+        Pointer.memmove(held.pointer(this), held.pointer(other), elementCount() * Float.BYTES);
       }
     } else {
       copyFrom(other.toArray());

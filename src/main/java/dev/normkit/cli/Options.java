@@ -66,38 +66,31 @@ final class Options {
   }
 
   double number(String name, double absent) {
-    String v = values.get(name);
-    if (v == null) return absent;
-    try {
-      return Double.parseDouble(v.trim());
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(name + " '" + v + "' is not a number");
-    }
+    return parsedNumber(name, Double::parseDouble, "a number", absent);
   }
 
   /** A long (any sign), e.g. a seed. */
   long integer(String name, long absent) {
-    String v = values.get(name);
-    if (v == null) return absent;
-    try {
-      return Long.parseLong(v.trim());
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(name + " '" + v + "' is not an integer");
-    }
+    return parsedNumber(name, Long::parseLong, "an integer", absent);
   }
 
   /** A positive int. */
   int positiveInt(String name, int absent) {
-    String v = values.get(name);
-    if (v == null) return absent;
-    int n;
-    try {
-      n = Integer.parseInt(v.trim());
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(name + " '" + v + "' is not an integer");
-    }
+    if (!has(name)) return absent;
+    int n = parsedNumber(name, Integer::parseInt, "an integer", absent);
     if (n < 1) throw new IllegalArgumentException(name + " must be a positive integer, got " + n);
     return n;
+  }
+
+  /** The option's value (trimmed) parsed by {@code parser}, or {@code absent}; "NAME 'V' is not WHAT" if it fails. */
+  private <T> T parsedNumber(String name, java.util.function.Function<String, T> parser, String what, T absent) {
+    String v = values.get(name);
+    if (v == null) return absent;
+    try {
+      return parser.apply(v.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " '" + v + "' is not " + what);
+    }
   }
 
   /** A comma-separated list of positive ints, e.g. {@code --threads 1,2}. */
