@@ -21,16 +21,52 @@ abstract class AbstractLayer implements AutoCloseable {
     return t;
   }
 
-  /** A tensor of {@code shape} owned by the layer: {@code current} if it fits, else a new one (freeing current). */
-  final Tensor reuse(Tensor current, Shape shape) {
-    if (current != null && !current.isClosed() && current.shape().equals(shape)) return current;
-    if (current != null) {
-      synchronized (owned) {
-        owned.remove(current);
-      }
-      current.close();
+  /** Frees a tensor the layer owns and forgets it (null is ignored). */
+  private void release(Tensor t) {
+    if (t == null) return;
+    synchronized (owned) {
+      owned.remove(t);
     }
-    return own(Tensor.zeros(shape, Layout.CHANNELS_FIRST));
+    t.close();
+  }
+
+  /**
+   * The per-set mean and variance a layer's forward saves for its backward, whose shape follows the input's. A
+   * forward writes them after {@link #prepare}: into the saved tensors when their shape fits (nothing is allocated),
+   * else into new ones, which replace the saved ones only at {@link #commit}, once the forward has succeeded. A
+   * rejected forward (bad arguments) leaves the statistics of the last successful one, so that its backward still
+   * runs; the next prepare frees what it left. Used under the layer's lock.
+   */
+  final class SavedStatistics {
+    private Tensor mean, var;          // of the latest successful forward
+    private Tensor nextMean, nextVar;  // for the forward under way
+
+    /** Tensors of {@code shape} for the next forward to write ({@link #nextMean}, {@link #nextVar}). */
+    void prepare(Shape shape) {
+      if (nextMean != mean) release(nextMean);
+      if (nextVar != var) release(nextVar);
+      nextMean = fits(mean, shape) ? mean : own(Tensor.zeros(shape, Layout.CHANNELS_FIRST));
+      nextVar = fits(var, shape) ? var : own(Tensor.zeros(shape, Layout.CHANNELS_FIRST));
+    }
+
+    Tensor nextMean() { return nextMean; }
+    Tensor nextVar() { return nextVar; }
+
+    /** The forward succeeded: what it wrote becomes the saved statistics. */
+    void commit() {
+      if (nextMean != mean) release(mean);
+      if (nextVar != var) release(var);
+      mean = nextMean;
+      var = nextVar;
+    }
+
+    /** The statistics of the latest successful forward (null before the first). */
+    Tensor mean() { return mean; }
+    Tensor var() { return var; }
+
+    private boolean fits(Tensor t, Shape shape) {
+      return t != null && !t.isClosed() && t.shape().equals(shape);
+    }
   }
 
   /** Throws {@link IllegalStateException} after {@link #close()}. */

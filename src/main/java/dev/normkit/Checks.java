@@ -53,9 +53,23 @@ public final class Checks {
     return t;
   }
 
-  /** An optional tensor: null is allowed, otherwise as {@link #shape}. */
-  public static Tensor optionalShape(Tensor t, Shape expected, String name) {
-    return t == null ? null : shape(t, expected, name);
+  /**
+   * A parameter or statistics tensor: as {@link #shape}, and in logical (channels-first) memory order, the order in
+   * which every backend reads and writes it. A channels-last layer-norm weight of shape (C, H, W), say, is refused
+   * rather than read in the wrong order.
+   */
+  public static Tensor parameter(Tensor t, Shape expected, String name) {
+    shape(t, expected, name);
+    if (!t.isMemoryInLogicalOrder()) {
+      throw new IllegalArgumentException(
+          name + " must be in logical memory order (CHANNELS_FIRST), got " + t.layout() + " for shape " + expected);
+    }
+    return t;
+  }
+
+  /** An optional parameter or statistics tensor: null is allowed, otherwise as {@link #parameter}. */
+  public static Tensor optionalParameter(Tensor t, Shape expected, String name) {
+    return t == null ? null : parameter(t, expected, name);
   }
 
   /** A tensor of logical shape (N, C, *spatial) with 0 to 3 spatial dims. */
@@ -97,6 +111,44 @@ public final class Checks {
     if (output != null && input != null && overlap(output, input)) {
       throw new IllegalArgumentException(outputName + " shares memory with " + inputName
           + "; this op cannot write its output over an input");
+    }
+  }
+
+  /**
+   * No output of a call shares memory with another of its tensors: {@code t0 .. t7} are the call's outputs (the first
+   * {@code outputs} of them), then its inputs, named in that order by the comma-separated {@code names}; null entries
+   * are absent arguments (and pad the list). Inputs may share memory with one another. The first output's pairs with
+   * the inputs at the positions set in {@code inPlaceMask} are skipped: the op may run in place there, which
+   * {@link #inPlaceOrDisjoint} checks. Allocates nothing unless it throws (it runs on every call).
+   */
+  public static void apart(String names, int outputs, int inPlaceMask,
+      Tensor t0, Tensor t1, Tensor t2, Tensor t3, Tensor t4, Tensor t5, Tensor t6, Tensor t7) {
+    for (int i = 0; i < outputs; i++) {
+      Tensor out = nth(i, t0, t1, t2, t3, t4, t5, t6, t7);
+      if (out == null) continue;
+      for (int j = i + 1; j < 8; j++) {
+        if (i == 0 && (inPlaceMask & (1 << j)) != 0) continue;
+        Tensor other = nth(j, t0, t1, t2, t3, t4, t5, t6, t7);
+        if (other != null && overlap(out, other)) {
+          String[] n = names.split(",");
+          throw new IllegalArgumentException(n[i] + " shares memory with " + n[j]
+              + "; an output may not overlap another argument of the call");
+        }
+      }
+    }
+  }
+
+  private static Tensor nth(int i, Tensor t0, Tensor t1, Tensor t2, Tensor t3, Tensor t4, Tensor t5, Tensor t6,
+      Tensor t7) {
+    switch (i) {
+      case 0: return t0;
+      case 1: return t1;
+      case 2: return t2;
+      case 3: return t3;
+      case 4: return t4;
+      case 5: return t5;
+      case 6: return t6;
+      default: return t7;
     }
   }
 

@@ -101,10 +101,29 @@ public final class Conv2dSpec {
       throw new IllegalArgumentException(
           "weight " + w + " needs C/groups = " + (c / groups) + " input channels per group, has " + w.dim(1));
     }
+    if (w.dim(2) < 1 || w.dim(3) < 1) {
+      throw new IllegalArgumentException("conv2d kernel must be at least 1x1, got " + w.dim(2) + "x" + w.dim(3));
+    }
+    checkIntExtents(x.dim(2), w.dim(2), padH, dilationH, "height");
+    checkIntExtents(x.dim(3), w.dim(3), padW, dilationW, "width");
     if (outputHeight(x, w) < 1 || outputWidth(x, w) < 1) {
       throw new IllegalArgumentException(
           "kernel " + w.dim(2) + "x" + w.dim(3) + " with padding (" + padH + ", " + padW + ") and dilation ("
               + dilationH + ", " + dilationW + ") does not fit input " + x.dim(2) + "x" + x.dim(3));
+    }
+  }
+
+  /**
+   * oneDNN computes a convolution's geometry in 32-bit ints, so along each dim the padded input (in + 2 * pad) and the
+   * dilated kernel (dilation * (k - 1) + 1) must fit one: padding and dilation of 2^30 + 1 around a 3x3 input,
+   * which leave a 3x3 output, crashed the JVM inside oneDNN.
+   */
+  private static void checkIntExtents(long in, long kernel, int pad, int dilation, String dim) {
+    long padded = in + 2L * pad, dilated = (long) dilation * (kernel - 1) + 1;
+    if (padded > Integer.MAX_VALUE || dilated > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("conv2d " + dim + ": input " + in + " with padding " + pad + " spans "
+          + padded + ", kernel " + kernel + " with dilation " + dilation + " spans " + dilated
+          + "; both must be at most " + Integer.MAX_VALUE);
     }
   }
 

@@ -67,8 +67,10 @@ public final class Functional {
     Checks.momentum(momentum);
     Checks.shapeAndLayout(y, x.shape(), x.layout(), "output");
     Checks.inPlaceOrDisjoint(y, "output", x, "input");
-    Checks.optionalShape(saveMean, perChannel, "saveMean");
-    Checks.optionalShape(saveVar, perChannel, "saveVar");
+    Checks.optionalParameter(saveMean, perChannel, "saveMean");
+    Checks.optionalParameter(saveVar, perChannel, "saveVar");
+    Checks.apart(RUNNING_FORWARD_ARGUMENTS, training ? 5 : 3, 1 << 5, y, saveMean, saveVar, runningMean, runningVar,
+        x, weight, bias);
     long valuesPerChannel = x.shape().batch() * x.shape().spatialSize();
     if (training && valuesPerChannel == 1) {
       throw new IllegalArgumentException(
@@ -117,8 +119,9 @@ public final class Functional {
     Checks.activation(x, "input");
     Shape perChannel = Shape.vector(x.shape().channels());
     checkBackward(x, dy, dx, weight, dweight, dbias, perChannel, eps);
-    Checks.shape(mean, perChannel, "mean");
-    Checks.shape(var, perChannel, "var");
+    Checks.parameter(mean, perChannel, "mean");
+    Checks.parameter(var, perChannel, "var");
+    Checks.apart(BACKWARD_ARGUMENTS, 3, 3 << 3, dx, dweight, dbias, x, dy, weight, mean, var);
     if (zeroGradientsIfEmpty(x, dweight, dbias)) return;
     backend.batchNorm().backward(x, dy, weight, mean, var, eps, !training, dx, dweight, dbias);
   }
@@ -160,8 +163,9 @@ public final class Functional {
     Checks.shapeAndLayout(y, x.shape(), x.layout(), "output");
     Checks.inPlaceOrDisjoint(y, "output", x, "input");
     Shape stats = layerNormStatisticsShape(x.shape(), normalizedShape);
-    Checks.optionalShape(saveMean, stats, "saveMean");
-    Checks.optionalShape(saveVar, stats, "saveVar");
+    Checks.optionalParameter(saveMean, stats, "saveMean");
+    Checks.optionalParameter(saveVar, stats, "saveVar");
+    Checks.apart(FORWARD_ARGUMENTS, 3, 1 << 3, y, saveMean, saveVar, x, weight, bias, null, null);
     if (x.elementCount() == 0) return;
     Tensor mean = null, var = null;
     try {
@@ -195,8 +199,9 @@ public final class Functional {
     Checks.disjoint(dx, "gradInput", x, "input");
     Checks.disjoint(dx, "gradInput", dy, "gradOutput");
     Shape stats = layerNormStatisticsShape(x.shape(), normalizedShape);
-    Checks.shape(mean, stats, "mean");
-    Checks.shape(var, stats, "var");
+    Checks.parameter(mean, stats, "mean");
+    Checks.parameter(var, stats, "var");
+    Checks.apart(BACKWARD_ARGUMENTS, 3, 3 << 3, dx, dweight, dbias, x, dy, weight, mean, var);
     if (zeroGradientsIfEmpty(x, dweight, dbias)) return;
     backend.layerNorm().backward(x, dy, normalizedShape.rank(), weight, mean, var, eps, dx, dweight, dbias);
   }
@@ -244,8 +249,9 @@ public final class Functional {
     Checks.shapeAndLayout(y, x.shape(), x.layout(), "output");
     Checks.inPlaceOrDisjoint(y, "output", x, "input");
     Shape stats = groupNormStatisticsShape(x.shape(), groups);
-    Checks.optionalShape(saveMean, stats, "saveMean");
-    Checks.optionalShape(saveVar, stats, "saveVar");
+    Checks.optionalParameter(saveMean, stats, "saveMean");
+    Checks.optionalParameter(saveVar, stats, "saveVar");
+    Checks.apart(FORWARD_ARGUMENTS, 3, 1 << 3, y, saveMean, saveVar, x, weight, bias, null, null);
     if (x.elementCount() == 0) return;
     Tensor mean = null, var = null;
     try {
@@ -276,8 +282,9 @@ public final class Functional {
     checkGroups(x, groups);
     checkBackward(x, dy, dx, weight, dweight, dbias, Shape.vector(x.shape().channels()), eps);
     Shape stats = groupNormStatisticsShape(x.shape(), groups);
-    Checks.shape(mean, stats, "mean");
-    Checks.shape(var, stats, "var");
+    Checks.parameter(mean, stats, "mean");
+    Checks.parameter(var, stats, "var");
+    Checks.apart(BACKWARD_ARGUMENTS, 3, 3 << 3, dx, dweight, dbias, x, dy, weight, mean, var);
     if (zeroGradientsIfEmpty(x, dweight, dbias)) return;
     backend.groupNorm().backward(x, dy, groups, weight, mean, var, eps, dx, dweight, dbias);
   }
@@ -328,8 +335,10 @@ public final class Functional {
     Checks.shapeAndLayout(y, x.shape(), x.layout(), "output");
     Checks.inPlaceOrDisjoint(y, "output", x, "input");
     Shape stats = instanceNormStatisticsShape(x.shape());
-    Checks.optionalShape(saveMean, stats, "saveMean");
-    Checks.optionalShape(saveVar, stats, "saveVar");
+    Checks.optionalParameter(saveMean, stats, "saveMean");
+    Checks.optionalParameter(saveVar, stats, "saveVar");
+    Checks.apart(RUNNING_FORWARD_ARGUMENTS, useInputStats ? 5 : 3, 1 << 5, y, saveMean, saveVar, runningMean,
+        runningVar, x, weight, bias);
     long spatial = x.shape().spatialSize();
     if (useInputStats && spatial == 1) {
       throw new IllegalArgumentException(
@@ -391,8 +400,9 @@ public final class Functional {
     Shape perChannel = Shape.vector(x.shape().channels());
     checkBackward(x, dy, dx, weight, dweight, dbias, perChannel, eps);
     Shape stats = useInputStats ? instanceNormStatisticsShape(x.shape()) : perChannel;
-    Checks.shape(mean, stats, "mean");
-    Checks.shape(var, stats, "var");
+    Checks.parameter(mean, stats, "mean");
+    Checks.parameter(var, stats, "var");
+    Checks.apart(BACKWARD_ARGUMENTS, 3, 3 << 3, dx, dweight, dbias, x, dy, weight, mean, var);
     if (zeroGradientsIfEmpty(x, dweight, dbias)) return;
     backend.instanceNorm().backward(x, dy, weight, mean, var, eps, !useInputStats, dx, dweight, dbias);
   }
@@ -426,8 +436,9 @@ public final class Functional {
     Checks.shapeAndLayout(wHat, w.shape(), w.layout(), "output");
     Checks.inPlaceOrDisjoint(wHat, "output", w, "weight");
     Shape perFilter = Shape.vector(w.shape().dim(0));
-    Checks.optionalShape(saveMean, perFilter, "saveMean");
-    Checks.optionalShape(saveRstd, perFilter, "saveRstd");
+    Checks.optionalParameter(saveMean, perFilter, "saveMean");
+    Checks.optionalParameter(saveRstd, perFilter, "saveRstd");
+    Checks.apart(WS_FORWARD_ARGUMENTS, 3, 1 << 3, wHat, saveMean, saveRstd, w, gain, null, null, null);
     if (w.elementCount() == 0) return;
     Tensor mean = null, rstd = null;
     try {
@@ -460,10 +471,11 @@ public final class Functional {
     Checks.inPlaceOrDisjoint(dw, "gradInput", dwHat, "gradOutput");
     Checks.inPlaceOrDisjoint(dw, "gradInput", w, "weight");
     Shape perFilter = Shape.vector(w.shape().dim(0));
-    Checks.shape(mean, perFilter, "mean");
-    Checks.shape(rstd, perFilter, "rstd");
-    Checks.optionalShape(dgain, perFilter, "gradGain");
+    Checks.parameter(mean, perFilter, "mean");
+    Checks.parameter(rstd, perFilter, "rstd");
+    Checks.optionalParameter(dgain, perFilter, "gradGain");
     Checks.argument(dgain == null || variant == WsVariant.SCALED, "gradGain is only defined for the SCALED variant");
+    Checks.apart(WS_BACKWARD_ARGUMENTS, 2, 3 << 2, dw, dgain, w, dwHat, gain, mean, rstd, null);
     if (w.elementCount() == 0) return;
     backend.weightStandardization().backward(w, dwHat, variant, eps, gamma, gain, mean, rstd, dw, dgain);
   }
@@ -482,9 +494,7 @@ public final class Functional {
     Checks.notNull(backend, "backend");
     checkConv(x, w, bias, spec);
     Checks.shapeAndLayout(y, convOutputShape(spec, x, w, y, "output"), x.layout(), "output");
-    Checks.disjoint(y, "output", x, "input");
-    Checks.disjoint(y, "output", w, "weight");
-    Checks.disjoint(y, "output", bias, "bias");
+    Checks.apart(CONV_FORWARD_ARGUMENTS, 1, 0, y, x, w, bias, null, null, null, null);
     if (y.elementCount() == 0) return;
     if (x.elementCount() == 0) {
       y.fill(0);
@@ -502,9 +512,7 @@ public final class Functional {
     if (dx != null) Checks.shapeAndLayout(dx, x.shape(), x.layout(), "gradInput");
     if (dw != null) Checks.shapeAndLayout(dw, w.shape(), w.layout(), "gradWeight");
     // backward data writes dx before backward weights reads x and dy: no output may share memory with an input
-    disjointFromConvInputs(dx, "gradInput", x, dy, w);
-    disjointFromConvInputs(dw, "gradWeight", x, dy, w);
-    disjointFromConvInputs(dbias, "gradBias", x, dy, w);
+    Checks.apart(CONV_BACKWARD_ARGUMENTS, 3, 0, dx, dw, dbias, x, dy, w, null, null);
     if (dy.elementCount() == 0 || x.elementCount() == 0) {
       if (dx != null) dx.fill(0);
       if (dw != null) dw.fill(0);
@@ -517,24 +525,28 @@ public final class Functional {
 
   // ------------------------------------------------------------------------------------------------ checks
 
-  private static void disjointFromConvInputs(Tensor out, String name, Tensor x, Tensor dy, Tensor w) {
-    Checks.disjoint(out, name, x, "input");
-    Checks.disjoint(out, name, dy, "gradOutput");
-    Checks.disjoint(out, name, w, "weight");
-  }
+  // The tensors of each kind of call, outputs first, as Checks.apart takes them.
+  private static final String RUNNING_FORWARD_ARGUMENTS =
+      "output,saveMean,saveVar,runningMean,runningVar,input,weight,bias";
+  private static final String FORWARD_ARGUMENTS = "output,saveMean,saveVar,input,weight,bias";
+  private static final String BACKWARD_ARGUMENTS = "gradInput,gradWeight,gradBias,input,gradOutput,weight,mean,var";
+  private static final String WS_FORWARD_ARGUMENTS = "output,saveMean,saveRstd,weight,gain";
+  private static final String WS_BACKWARD_ARGUMENTS = "gradInput,gradGain,weight,gradOutput,gain,mean,rstd";
+  private static final String CONV_FORWARD_ARGUMENTS = "output,input,weight,bias";
+  private static final String CONV_BACKWARD_ARGUMENTS = "gradInput,gradWeight,gradBias,input,gradOutput,weight";
 
   private static void checkAffine(Tensor weight, Tensor bias, Shape expected) {
     Checks.affinePair(weight, bias);
-    Checks.optionalShape(weight, expected, "weight");
-    Checks.optionalShape(bias, expected, "bias");
+    Checks.optionalParameter(weight, expected, "weight");
+    Checks.optionalParameter(bias, expected, "bias");
   }
 
   private static void checkRunningStats(Tensor runningMean, Tensor runningVar, Shape expected) {
     if ((runningMean == null) != (runningVar == null)) {
       throw new IllegalArgumentException("runningMean and runningVar must be given together (both or neither)");
     }
-    Checks.optionalShape(runningMean, expected, "runningMean");
-    Checks.optionalShape(runningVar, expected, "runningVar");
+    Checks.optionalParameter(runningMean, expected, "runningMean");
+    Checks.optionalParameter(runningVar, expected, "runningVar");
   }
 
   private static void checkBackward(
@@ -543,13 +555,13 @@ public final class Functional {
     Checks.shapeAndLayout(dx, x.shape(), x.layout(), "gradInput");
     Checks.inPlaceOrDisjoint(dx, "gradInput", x, "input");
     Checks.inPlaceOrDisjoint(dx, "gradInput", dy, "gradOutput");
-    Checks.optionalShape(weight, params, "weight");
+    Checks.optionalParameter(weight, params, "weight");
     Checks.eps(eps);
     if (weight == null && (dweight != null || dbias != null)) {
       throw new IllegalArgumentException("gradWeight/gradBias requested without a weight (no affine parameters)");
     }
-    Checks.optionalShape(dweight, params, "gradWeight");
-    Checks.optionalShape(dbias, params, "gradBias");
+    Checks.optionalParameter(dweight, params, "gradWeight");
+    Checks.optionalParameter(dbias, params, "gradBias");
   }
 
   private static void checkNormalizedShape(Tensor x, Shape normalizedShape) {
@@ -588,7 +600,7 @@ public final class Functional {
     }
     if (gain != null) {
       Checks.argument(variant == WsVariant.SCALED, "gain is only used by the SCALED variant, got " + variant);
-      Checks.shape(gain, Shape.vector(w.shape().dim(0)), "gain");
+      Checks.parameter(gain, Shape.vector(w.shape().dim(0)), "gain");
     }
   }
 
@@ -597,7 +609,7 @@ public final class Functional {
     Checks.notNull(w, "weight").checkOpen();
     Checks.notNull(spec, "spec");
     spec.validate(x.shape(), w.shape());
-    if (bias != null) Checks.shape(bias, Shape.vector(w.shape().dim(0)), "bias");  // no Shape built without a bias
+    if (bias != null) Checks.parameter(bias, Shape.vector(w.shape().dim(0)), "bias");  // no Shape built without a bias
   }
 
   /**

@@ -20,7 +20,7 @@ public final class GroupNorm extends AbstractLayer {
   private final double eps;
   private final Backend backend;
   private final Tensor weight, bias, weightGrad, biasGrad;
-  private Tensor saveMean, saveVar;
+  private final SavedStatistics saved = new SavedStatistics();
   private Tensor lastInput;
 
   private GroupNorm(Builder b) {
@@ -50,9 +50,9 @@ public final class GroupNorm extends AbstractLayer {
     checkOpen();
     checkChannels(x, channels);
     Shape stats = Functional.groupNormStatisticsShape(x.shape(), groups);
-    saveMean = reuse(saveMean, stats);
-    saveVar = reuse(saveVar, stats);
-    Functional.groupNorm(backend, x, groups, weight, bias, eps, y, saveMean, saveVar);
+    saved.prepare(stats);
+    Functional.groupNorm(backend, x, groups, weight, bias, eps, y, saved.nextMean(), saved.nextVar());
+    saved.commit();
     lastInput = x;
   }
 
@@ -65,7 +65,7 @@ public final class GroupNorm extends AbstractLayer {
   /** dx into {@code dx}; parameter gradients go to weightGrad/biasGrad. */
   public synchronized void backward(Tensor dy, Tensor dx) {
     Tensor x = inputForBackward();
-    Functional.groupNormBackward(backend, x, dy, groups, weight, saveMean, saveVar, eps, dx, weightGrad, biasGrad);
+    Functional.groupNormBackward(backend, x, dy, groups, weight, saved.mean(), saved.var(), eps, dx, weightGrad, biasGrad);
   }
 
   private synchronized Tensor inputForBackward() {

@@ -21,7 +21,7 @@ public final class InstanceNorm extends AbstractLayer {
   private final Backend backend;
   private final Tensor weight, bias, weightGrad, biasGrad;
   private final Tensor runningMean, runningVar;
-  private Tensor saveMean, saveVar;
+  private final SavedStatistics saved = new SavedStatistics();
   private volatile boolean training = true;
   private volatile Tensor lastInput;
   private volatile boolean lastUsedInputStats;
@@ -58,10 +58,10 @@ public final class InstanceNorm extends AbstractLayer {
     if (training || !trackRunningStats) {
       synchronized (this) {
         Shape stats = Functional.instanceNormStatisticsShape(x.shape());
-        saveMean = reuse(saveMean, stats);
-        saveVar = reuse(saveVar, stats);
+        saved.prepare(stats);
         Functional.instanceNorm(backend, x, training ? runningMean : null, training ? runningVar : null, weight,
-            bias, true, momentum, eps, y, saveMean, saveVar);
+            bias, true, momentum, eps, y, saved.nextMean(), saved.nextVar());
+        saved.commit();
         lastUsedInputStats = true;
         lastInput = x;
       }
@@ -82,8 +82,8 @@ public final class InstanceNorm extends AbstractLayer {
   public synchronized void backward(Tensor dy, Tensor dx) {
     Tensor x = inputForBackward();
     boolean inputStats = lastUsedInputStats;
-    Functional.instanceNormBackward(backend, x, dy, weight, inputStats ? saveMean : runningMean,
-        inputStats ? saveVar : runningVar, inputStats, eps, dx, weightGrad, biasGrad);
+    Functional.instanceNormBackward(backend, x, dy, weight, inputStats ? saved.mean() : runningMean,
+        inputStats ? saved.var() : runningVar, inputStats, eps, dx, weightGrad, biasGrad);
   }
 
   private Tensor inputForBackward() {

@@ -19,7 +19,7 @@ public final class LayerNorm extends AbstractLayer {
   private final double eps;
   private final Backend backend;
   private final Tensor weight, bias, weightGrad, biasGrad;
-  private Tensor saveMean, saveVar;
+  private final SavedStatistics saved = new SavedStatistics();
   private Tensor lastInput;
 
   private LayerNorm(Builder b) {
@@ -59,9 +59,9 @@ public final class LayerNorm extends AbstractLayer {
           "normalizedShape " + normalizedShape + " is not the trailing dims of input shape " + x.shape());
     }
     Shape stats = Functional.layerNormStatisticsShape(x.shape(), normalizedShape);
-    saveMean = reuse(saveMean, stats);
-    saveVar = reuse(saveVar, stats);
-    Functional.layerNorm(backend, x, normalizedShape, weight, bias, eps, y, saveMean, saveVar);
+    saved.prepare(stats);
+    Functional.layerNorm(backend, x, normalizedShape, weight, bias, eps, y, saved.nextMean(), saved.nextVar());
+    saved.commit();
     lastInput = x;
   }
 
@@ -74,7 +74,7 @@ public final class LayerNorm extends AbstractLayer {
   /** dx into {@code dx}; parameter gradients go to weightGrad/biasGrad. */
   public synchronized void backward(Tensor dy, Tensor dx) {
     Tensor x = inputForBackward();
-    Functional.layerNormBackward(backend, x, dy, normalizedShape, weight, saveMean, saveVar, eps, dx, weightGrad,
+    Functional.layerNormBackward(backend, x, dy, normalizedShape, weight, saved.mean(), saved.var(), eps, dx, weightGrad,
         biasGrad);
   }
 

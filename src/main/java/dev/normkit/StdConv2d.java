@@ -44,6 +44,9 @@ public final class StdConv2d extends AbstractLayer {
     this.ws = wsb.build();
   }
 
+  /** The most elements of a weight the builder initialises (a Java array's limit). */
+  static final long MAX_INITIALISED_WEIGHT = Integer.MAX_VALUE - 8;
+
   private static Tensor uniform(Shape shape, double bound, SplittableRandom random) {
     float[] v = new float[Math.toIntExact(shape.elementCount())];
     for (int i = 0; i < v.length; i++) v[i] = (float) ((2 * random.nextDouble() - 1) * bound);
@@ -155,6 +158,11 @@ public final class StdConv2d extends AbstractLayer {
       Conv2dSpec.of(stride, padding, dilation, groups);
       Checks.argument(inChannels % groups == 0, "inChannels " + inChannels + " not divisible by groups " + groups);
       Checks.argument(outChannels % groups == 0, "outChannels " + outChannels + " not divisible by groups " + groups);
+      // the weight is initialised through a Java array
+      long weightElements = Shape.of(outChannels, inChannels / groups, kernelSize, kernelSize).elementCount();
+      Checks.argument(weightElements <= MAX_INITIALISED_WEIGHT, "weight (" + outChannels + ", " + inChannels / groups
+          + ", " + kernelSize + ", " + kernelSize + ") has " + weightElements + " elements, more than the "
+          + MAX_INITIALISED_WEIGHT + " a StdConv2d can initialise");
       return new StdConv2d(this);
     }
   }

@@ -25,6 +25,8 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
 import java.util.stream.Stream;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
@@ -172,6 +174,65 @@ class BadInputContractTest {
     bad.add(new Bad("conv kernel larger than input", "does not fit input 3x3", (b, f) -> {
       try (Tensor w = Tensor.zeros(Shape.of(2, 4, 5, 5)); Tensor out = Tensor.zeros(Shape.of(2, 2, 1, 1))) {
         Functional.conv2d(b, f.x, w, null, Conv2dSpec.defaults(), out);
+      }
+    }));
+    // a 3x3 output from a padded input and a dilated kernel beyond 32-bit ints killed the JVM inside oneDNN
+    bad.add(new Bad("conv padding and dilation beyond int", "spans 2147483651", (b, f) -> {
+      try (Tensor w = Tensor.zeros(Shape.of(2, 4, 3, 3)); Tensor out = Tensor.zeros(Shape.of(2, 2, 3, 3))) {
+        Functional.conv2d(b, f.x, w, null, Conv2dSpec.of(1, (1 << 30) + 1, (1 << 30) + 1, 1), out);
+      }
+    }));
+    bad.add(new Bad("conv kernel of width 0", "kernel must be at least 1x1, got 3x0", (b, f) -> {
+      try (Tensor w = Tensor.zeros(Shape.of(2, 4, 3, 0)); Tensor out = Tensor.zeros(Shape.of(2, 2, 1, 4))) {
+        Functional.conv2d(b, f.x, w, null, Conv2dSpec.defaults(), out);
+      }
+    }));
+    // parameters are read in logical order: a channels-last one would be misread (the JAVA backend honoured it)
+    bad.add(new Bad("ln channels-last weight", "weight must be in logical memory order (CHANNELS_FIRST), got CHANNELS_LAST",
+        (b, f) -> {
+          try (Tensor g = Tensor.zeros(Shape.of(4, 3, 3), Layout.CHANNELS_LAST);
+              Tensor beta = Tensor.zeros(Shape.of(4, 3, 3))) {
+            Functional.layerNorm(b, f.x, Shape.of(4, 3, 3), g, beta, 1e-5, f.y, null, null);
+          }
+        }));
+    bad.add(new Bad("ln backward channels-last gradWeight", "gradWeight must be in logical memory order", (b, f) -> {
+      try (Tensor g = Tensor.zeros(Shape.of(4, 3, 3)); Tensor dg = Tensor.zeros(Shape.of(4, 3, 3), Layout.CHANNELS_LAST);
+          Tensor mean = Tensor.zeros(Shape.of(2)); Tensor var = Tensor.zeros(Shape.of(2))) {
+        Functional.layerNormBackward(b, f.x, f.dy, Shape.of(4, 3, 3), g, mean, var, 1e-5, f.dx, dg, null);
+      }
+    }));
+    // no output may share memory with another argument of its call
+    bad.add(new Bad("bn saved mean is the running mean", "saveMean shares memory with runningMean",
+        (b, f) -> Functional.batchNorm(b, f.x, f.rm, f.rv, null, null, true, 0.1, 1e-5, f.y, f.rm, null)));
+    bad.add(new Bad("bn output over the weight", "output shares memory with weight", (b, f) -> {
+      try (Tensor g = Tensor.wrap(f.y.pointer(), Shape.of(4), Layout.CHANNELS_FIRST)) {
+        Functional.batchNorm(b, f.x, null, null, g, f.b4, true, 0.1, 1e-5, f.y, null, null);
+      }
+    }));
+    bad.add(new Bad("gn saved variance inside the output", "output shares memory with saveVar", (b, f) -> {
+      try (Tensor var = Tensor.wrap(f.y.pointer().position(8), Shape.of(2, 2), Layout.CHANNELS_FIRST)) {
+        Functional.groupNorm(b, f.x, 2, null, null, 1e-5, f.y, null, var);
+      }
+    }));
+    bad.add(new Bad("in running mean is the running variance", "runningMean shares memory with runningVar",
+        (b, f) -> Functional.instanceNorm(b, f.x, f.rm, f.rm, null, null, true, 0.1, 1e-5, f.y, null, null)));
+    bad.add(new Bad("bn backward gradWeight is the weight", "gradWeight shares memory with weight",
+        (b, f) -> Functional.batchNormBackward(b, f.x, f.dy, f.w4, f.rm, f.rv, true, 1e-5, f.dx, f.w4, f.b4)));
+    bad.add(new Bad("gn backward gradInput over the mean", "gradInput shares memory with mean", (b, f) -> {
+      try (Tensor mean = Tensor.wrap(f.dx.pointer(), Shape.of(2, 2), Layout.CHANNELS_FIRST);
+          Tensor var = Tensor.zeros(Shape.of(2, 2))) {
+        Functional.groupNormBackward(b, f.x, f.dy, 2, null, mean, var, 1e-5, f.dx, null, null);
+      }
+    }));
+    bad.add(new Bad("ws saved rstd is the saved mean", "saveMean shares memory with saveRstd", (b, f) -> {
+      try (Tensor stats = Tensor.zeros(Shape.of(2))) {
+        Functional.weightStandardize(b, f.x, WsVariant.SEED, 1e-5, 1, null, f.y, stats, stats);
+      }
+    }));
+    bad.add(new Bad("conv backward gradWeight inside gradInput", "gradInput shares memory with gradWeight", (b, f) -> {
+      try (Tensor w = Tensor.zeros(Shape.of(2, 4, 1, 1)); Tensor dy = Tensor.zeros(Shape.of(2, 2, 3, 3));
+          Tensor dw = Tensor.wrap(f.dx.pointer(), Shape.of(2, 4, 1, 1), Layout.CHANNELS_FIRST)) {
+        Functional.conv2dBackward(b, f.x, w, dy, Conv2dSpec.defaults(), f.dx, dw, null);
       }
     }));
     List<Arguments> args = new ArrayList<>();
@@ -334,6 +395,40 @@ class BadInputContractTest {
       assertMessage("GroupNorm expects 6 channels, input (2, 4, 3, 3) has 4", () -> gn.forward(x));
       assertMessage("normalizedShape (4) is not the trailing dims of input shape (2, 4, 3, 3)", () -> ln.forward(x));
       assertThrows(IllegalStateException.class, () -> bn.backward(x), "backward before forward");
+    }
+    assertMessage("has 4294967296 elements, more than the 2147483639 a StdConv2d can initialise",
+        () -> StdConv2d.builder(1 << 16, 1 << 16, 1).build());
+  }
+
+  /**
+   * A forward rejected for its arguments leaves the layer as it was: the backward of the last successful forward
+   * still runs, with its statistics (a rejected forward of another batch size used to replace them first, so that
+   * this backward failed on their shape).
+   */
+  @Test
+  void aRejectedForwardLeavesTheLayersLastForwardForBackward() {
+    Shape good = Shape.of(2, 4, 5), other = Shape.of(3, 4, 5);
+    try (GroupNorm gn = GroupNorm.builder(2, 4).build(); LayerNorm ln = LayerNorm.builder(5).build();
+        InstanceNorm in = InstanceNorm.builder(4).build();
+        Tensor x = Tensor.of(dev.normkit.TestData.normal(3, (int) good.elementCount(), 0.5, 2), good);
+        Tensor dy = Tensor.of(dev.normkit.TestData.normal(4, (int) good.elementCount(), 0, 1), good);
+        Tensor otherX = Tensor.zeros(other); Tensor otherYLast = Tensor.zeros(other, Layout.CHANNELS_LAST)) {
+      List<BiConsumer<Tensor, Tensor>> forwards = List.of(gn::forward, ln::forward, in::forward);
+      List<Function<Tensor, Tensor>> backwards = List.of(gn::backward, ln::backward, in::backward);
+      for (int i = 0; i < 3; i++) {
+        BiConsumer<Tensor, Tensor> forward = forwards.get(i);
+        try (Tensor y = Tensor.zeros(good)) {
+          forward.accept(x, y);
+        }
+        float[] expected;
+        try (Tensor dx = backwards.get(i).apply(dy)) {
+          expected = dx.toArray();
+        }
+        assertThrows(IllegalArgumentException.class, () -> forward.accept(otherX, otherYLast));
+        try (Tensor dx = backwards.get(i).apply(dy)) {
+          assertArrayEquals(expected, dx.toArray(), "backward after a rejected forward, layer " + i);
+        }
+      }
     }
   }
 
