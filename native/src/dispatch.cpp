@@ -338,3 +338,55 @@ nk_status_t nk_weight_standardization_backward(const float *src, const float *di
 }
 
 }  // extern "C"
+
+namespace {
+
+// The checks of the Winograd entry points: dims whose activations and 3x3 weight fit an int64_t, an output of at
+// least 1x1, padding in [0, 2] (backward data pads dy by 2 - pad), a layout. *empty: nothing to compute.
+bool valid_winograd(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t pad_h, int64_t pad_w,
+                    nk_layout_t layout, bool *empty) {
+    int64_t total = 0;
+    if (!valid_dims({n, c, h, w}, &total) || !valid_dims({n, o, h, w}, &total) || !valid_dims({o, c, 9}, &total) ||
+        !valid_layout(layout) || pad_h < 0 || pad_h > 2 || pad_w < 0 || pad_w > 2 || h + 2 * pad_h - 2 < 1 ||
+        w + 2 * pad_w - 2 < 1) {
+        return false;
+    }
+    *empty = n == 0 || c == 0 || o == 0;
+    return true;
+}
+
+}  // namespace
+
+nk_status_t nk_winograd_conv_forward(const float *src, const float *weight, const float *bias, float *dst,
+                                     int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t pad_h,
+                                     int64_t pad_w, nk_layout_t layout) {
+    bool empty = false;
+    if (!valid_winograd(n, c, h, w, o, pad_h, pad_w, layout, &empty)) return NK_INVALID_ARGUMENTS;
+    if (empty) return NK_SUCCESS;
+    if (!all_given({src, weight, dst})) return NK_INVALID_ARGUMENTS;
+    return guarded([&] { table().winograd_forward({n, c, h, w, o, pad_h, pad_w, layout}, src, weight, bias, dst, false); });
+}
+
+nk_status_t nk_winograd_conv_backward_data(const float *diff_dst, const float *weight, float *diff_src, int64_t n,
+                                           int64_t c, int64_t h, int64_t w, int64_t o, int64_t pad_h, int64_t pad_w,
+                                           nk_layout_t layout) {
+    bool empty = false;
+    if (!valid_winograd(n, c, h, w, o, pad_h, pad_w, layout, &empty)) return NK_INVALID_ARGUMENTS;
+    if (empty) return NK_SUCCESS;
+    if (!all_given({diff_dst, weight, diff_src})) return NK_INVALID_ARGUMENTS;
+    return guarded([&] {
+        table().winograd_forward({n, c, h, w, o, pad_h, pad_w, layout}, diff_dst, weight, nullptr, diff_src, true);
+    });
+}
+
+nk_status_t nk_winograd_conv_backward_weights(const float *src, const float *diff_dst, float *diff_weight,
+                                              float *diff_bias, int64_t n, int64_t c, int64_t h, int64_t w, int64_t o,
+                                              int64_t pad_h, int64_t pad_w, nk_layout_t layout) {
+    bool empty = false;
+    if (!valid_winograd(n, c, h, w, o, pad_h, pad_w, layout, &empty)) return NK_INVALID_ARGUMENTS;
+    if (empty) return NK_SUCCESS;
+    if (!all_given({src, diff_dst, diff_weight})) return NK_INVALID_ARGUMENTS;
+    return guarded([&] {
+        table().winograd_backward_weights({n, c, h, w, o, pad_h, pad_w, layout}, src, diff_dst, diff_weight, diff_bias);
+    });
+}

@@ -25,6 +25,8 @@ const kernel_table &kernels() {
         layer_norm_backward,
         ws_forward,
         ws_backward,
+        winograd_forward,
+        winograd_backward_weights,
     };
     return table;
 }

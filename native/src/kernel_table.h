@@ -46,6 +46,13 @@ struct ws_problem {
     double eps, gamma;
 };
 
+// A 3x3 convolution, stride 1, dilation 1, one group: x (n, c, h, w), weight (o, c, 3, 3), y (n, o, h + 2 * pad_h
+// - 2, w + 2 * pad_w - 2), activations in `layout`.
+struct winograd_problem {
+    int64_t n, c, h, w, o, pad_h, pad_w;
+    nk_layout_t layout;
+};
+
 struct kernel_table {
     const char *isa_name;
     void (*scale_shift)(const float *src, float *dst, int64_t n, float a, float b);
@@ -86,6 +93,12 @@ struct kernel_table {
                        float *rstd);
     void (*ws_backward)(const ws_problem &p, const float *src, const float *diff_dst, const float *gain,
                         const float *mean, const float *rstd, float *diff_src, float *diff_gain);
+
+    // backward_data: src is dy, dst dx, and bias null (winograd.cpp)
+    void (*winograd_forward)(const winograd_problem &p, const float *src, const float *weight, const float *bias,
+                             float *dst, bool backward_data);
+    void (*winograd_backward_weights)(const winograd_problem &p, const float *src, const float *diff_dst,
+                                      float *diff_weight, float *diff_bias);
 };
 
 namespace scalar { const kernel_table &kernels(); }

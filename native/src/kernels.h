@@ -45,6 +45,10 @@ void layer_norm_backward(const layer_norm_problem &p, const float *src, const fl
 void ws_forward(const ws_problem &p, const float *src, const float *gain, float *dst, float *mean, float *rstd);
 void ws_backward(const ws_problem &p, const float *src, const float *diff_dst, const float *gain,
                  const float *mean, const float *rstd, float *diff_src, float *diff_gain);
+void winograd_forward(const winograd_problem &p, const float *src, const float *weight, const float *bias,
+                      float *dst, bool backward_data);
+void winograd_backward_weights(const winograd_problem &p, const float *src, const float *diff_dst,
+                               float *diff_weight, float *diff_bias);
 
 }  // namespace NK_ISA_NAMESPACE
 }  // namespace nk

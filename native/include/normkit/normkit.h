@@ -222,6 +222,25 @@ NK_API nk_status_t nk_weight_standardization_backward(const float *src, const fl
                                                       float *diff_gain, int64_t o, int64_t k,
                                                       nk_ws_variant_t variant, double eps, double gamma);
 
+/* ------------------------------------------------------------------------------------- Winograd convolution */
+
+/* A 3x3 convolution, stride 1, dilation 1, one group, by Winograd's F(2x2, 3x3) (its products on oneDNN's sgemm):
+ * src x (N, C, H, W), weight (O, C, 3, 3) (OIHW), dst y (N, O, OH, OW) with OH = H + 2 * pad_h - 2,
+ * OW = W + 2 * pad_w - 2 (both >= 1), activations in `layout`; bias (O) or NULL. Requires pad_h, pad_w in [0, 2]. */
+NK_API nk_status_t nk_winograd_conv_forward(const float *src, const float *weight, const float *bias, float *dst,
+                                            int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t pad_h,
+                                            int64_t pad_w, nk_layout_t layout);
+
+/* Backward data of the same convolution: diff_src (N, C, H, W) from diff_dst (N, O, OH, OW). */
+NK_API nk_status_t nk_winograd_conv_backward_data(const float *diff_dst, const float *weight, float *diff_src,
+                                                  int64_t n, int64_t c, int64_t h, int64_t w, int64_t o,
+                                                  int64_t pad_h, int64_t pad_w, nk_layout_t layout);
+
+/* Backward weights: diff_weight (O, C, 3, 3) and, unless NULL, diff_bias (O) from src and diff_dst. */
+NK_API nk_status_t nk_winograd_conv_backward_weights(const float *src, const float *diff_dst, float *diff_weight,
+                                                     float *diff_bias, int64_t n, int64_t c, int64_t h, int64_t w,
+                                                     int64_t o, int64_t pad_h, int64_t pad_w, nk_layout_t layout);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,6 +19,7 @@ import dev.normkit.backend.reference.ReferenceInstanceNorm;
 import dev.normkit.backend.reference.ReferenceLayerNorm;
 import dev.normkit.backend.reference.ReferenceWeightStandardization;
 import dev.normkit.backend.routing.RoutedBatchNorm;
+import dev.normkit.backend.routing.RoutedConvolution;
 import dev.normkit.backend.routing.RoutedGroupNorm;
 import dev.normkit.backend.routing.RoutedLayerNorm;
 import java.util.Locale;
@@ -32,7 +33,7 @@ public enum Backend {
   /**
    * Per op, pass and layout, whichever of oneDNN and normkit's kernels measured faster ({@link RoutedBatchNorm},
    * {@link RoutedLayerNorm}, {@link RoutedGroupNorm} state the numbers); normkit's kernels for instance norm and
-   * weight standardization, oneDNN for convolution.
+   * weight standardization; Winograd or oneDNN for convolution ({@link RoutedConvolution}).
    */
   NATIVE("native") {
     @Override public BatchNormKernel batchNorm() { return RoutedBatchNorm.INSTANCE; }
@@ -40,7 +41,7 @@ public enum Backend {
     @Override public GroupNormKernel groupNorm() { return RoutedGroupNorm.INSTANCE; }
     @Override public InstanceNormKernel instanceNorm() { return NativeInstanceNorm.INSTANCE; }
     @Override public WeightStandardizationKernel weightStandardization() { return NativeWeightStandardization.INSTANCE; }
-    @Override public ConvolutionKernel convolution() { return DnnlConvolution.INSTANCE; }
+    @Override public ConvolutionKernel convolution() { return RoutedConvolution.INSTANCE; }
   },
   /**
    * oneDNN primitives for batch, layer and group norm and convolution; normkit's kernels for instance norm and weight

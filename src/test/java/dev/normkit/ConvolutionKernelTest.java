@@ -1,5 +1,6 @@
 package dev.normkit;
 
+import dev.normkit.backend.routing.RoutedConvolution;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -13,7 +14,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  *
  * <p>Each output element is a sum of products; its float32 error is bounded by k * u * t with t the same sum taken
  * over absolute values (the reference run on |x|, |w|, |dy|, |bias|), u = 2^-24. With exact inputs (multiples of
- * 0.25) every product and partial sum is exact in float32, so native and reference must agree bit for bit.
+ * 0.25) every product and partial sum is exact in float32, so native and reference must agree bit for bit. That
+ * holds for Winograd's F(2x2, 3x3) too (NATIVE's 3x3 convolutions from {@link RoutedConvolution}'s size on): its
+ * transforms only add, subtract and halve, so with such inputs every value it forms is a short dyadic fraction.
  */
 class ConvolutionKernelTest {
   // Bounds in units of u * t. -Dnormkit.printErrors=true prints the measured worst k per output; over the random
@@ -75,7 +78,12 @@ class ConvolutionKernelTest {
         new Object[] {Shape.of(2, 64, 6, 6), Shape.of(16, 64, 3, 3), Conv2dSpec.of(1, 1, 1, 1), true},
         new Object[] {Shape.of(1, 3, 5, 5), Shape.of(2, 3, 3, 3), Conv2dSpec.of(1, 0, 2, 1), true},
         // 2^18 activation values: large enough to run on every requested thread (the others run on one)
-        new Object[] {Shape.of(2, 16, 64, 64), Shape.of(16, 16, 3, 3), Conv2dSpec.of(1, 1, 1, 1), true});
+        new Object[] {Shape.of(2, 16, 64, 64), Shape.of(16, 16, 3, 3), Conv2dSpec.of(1, 1, 1, 1), true},
+        // Winograd on NATIVE (with a channels-first weight): paddings 0, 1 and 2, odd output sizes (partial tiles at
+        // the edges), channel counts not a multiple of a vector
+        new Object[] {Shape.of(3, 32, 33, 31), Shape.of(64, 32, 3, 3), Conv2dSpec.defaults(), true},
+        new Object[] {Shape.of(8, 48, 17, 19), Shape.of(47, 48, 3, 3), Conv2dSpec.of(1, 1, 1, 1), false},
+        new Object[] {Shape.of(2, 33, 35, 33), Shape.of(64, 33, 3, 3), Conv2dSpec.of(1, 2, 1, 1), true});
     Layout[][] layouts = {
       {Layout.CHANNELS_FIRST, Layout.CHANNELS_FIRST},
       {Layout.CHANNELS_LAST, Layout.CHANNELS_FIRST},
@@ -162,6 +170,26 @@ class ConvolutionKernelTest {
         }
       }
     }
+  }
+
+  /** The Winograd geometries above run on it on NATIVE (with a channels-first weight), the others do not. */
+  @org.junit.jupiter.api.Test
+  void winogradRunsWhereTheRoutingSaysSo() {
+    int winograd = 0;
+    for (ConvCase c : cases()) {
+      if (c.weightLayout() != Layout.CHANNELS_FIRST) continue;
+      try (Tensor x = Tensor.zeros(c.x(), c.layout()); Tensor w = Tensor.zeros(c.w());
+          Tensor y = Tensor.zeros(c.y(), c.layout())) {
+        long channels = c.x().dim(1), out = c.w().dim(0);
+        boolean expected = c.w().dim(2) == 3 && c.spec().strideH() == 1 && c.spec().groups() == 1
+            && c.spec().dilationH() == 1 && channels >= 32 && out >= 32 && channels * out >= 2048
+            && c.y().dim(0) * c.y().dim(2) * c.y().dim(3) >= 2048;
+        org.junit.jupiter.api.Assertions.assertEquals(expected, RoutedConvolution.usesWinograd(x, w, y, c.spec()),
+            c.toString());
+        if (expected) winograd++;
+      }
+    }
+    org.junit.jupiter.api.Assertions.assertEquals(3 * 2 * 2, winograd, "Winograd cases (geometries x layouts x kinds)");
   }
 
   private static Tensor abs(Tensor t) {

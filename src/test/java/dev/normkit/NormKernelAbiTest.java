@@ -43,6 +43,27 @@ class NormKernelAbiTest {
   }
 
   @Test
+  void winogradConvolutionRejectsBadArguments() {
+    // x (1, 2, 3, 3), w (2, 2, 3, 3): 18 and 36 floats; y (1, 2, 3, 3) with padding 1
+    try (FloatPointer x = new FloatPointer(64);
+        FloatPointer w = new FloatPointer(64);
+        FloatPointer y = new FloatPointer(64)) {
+      assertEquals(0, nk_winograd_conv_forward(x, w, null, y, 1, 2, 3, 3, 2, 1, 1, CL));
+      assertEquals(0, nk_winograd_conv_backward_data(y, w, x, 1, 2, 3, 3, 2, 1, 1, CF));
+      assertEquals(0, nk_winograd_conv_backward_weights(x, y, w, null, 1, 2, 3, 3, 2, 1, 1, CF));
+      assertEquals(INVALID, nk_winograd_conv_forward(x, w, null, y, 1, 2, 3, 3, 2, 3, 1, CF), "padding 3");
+      assertEquals(INVALID, nk_winograd_conv_forward(x, w, null, y, 1, 2, 3, 3, 2, -1, 1, CF), "negative padding");
+      assertEquals(INVALID, nk_winograd_conv_forward(x, w, null, y, 1, 2, 2, 2, 2, 0, 0, CF), "no output");
+      assertEquals(INVALID, nk_winograd_conv_forward(x, w, null, y, 1, -2, 3, 3, 2, 1, 1, CF));
+      assertEquals(INVALID, nk_winograd_conv_forward(x, w, null, y, 1, 2, 3, 3, 2, 1, 1, 9), "layout");
+      assertEquals(INVALID, nk_winograd_conv_forward(x, null, null, y, 1, 2, 3, 3, 2, 1, 1, CF));
+      assertEquals(INVALID, nk_winograd_conv_backward_data(y, w, null, 1, 2, 3, 3, 2, 1, 1, CF));
+      assertEquals(INVALID, nk_winograd_conv_backward_weights(x, y, null, null, 1, 2, 3, 3, 2, 1, 1, CF));
+      assertEquals(0, nk_winograd_conv_forward(null, null, null, null, 0, 2, 3, 3, 2, 1, 1, CF), "empty: no-op");
+    }
+  }
+
+  @Test
   void groupNormRejectsBadArguments() {
     try (FloatPointer a = new FloatPointer(64);
         FloatPointer b = new FloatPointer(64);

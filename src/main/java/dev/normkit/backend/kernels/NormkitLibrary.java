@@ -280,4 +280,47 @@ public final class NormkitLibrary {
       @Cast("nk_ws_variant_t") int variant,
       double eps,
       double gamma);
+
+  // ------------------------------------------------------------------------------------ Winograd convolution
+
+  public static native @Cast("nk_status_t") int nk_winograd_conv_forward(
+      @Const FloatPointer src,
+      @Const FloatPointer weight,
+      @Const FloatPointer bias,
+      FloatPointer dst,
+      @Cast("int64_t") long n,
+      @Cast("int64_t") long c,
+      @Cast("int64_t") long h,
+      @Cast("int64_t") long w,
+      @Cast("int64_t") long o,
+      @Cast("int64_t") long padH,
+      @Cast("int64_t") long padW,
+      @Cast("nk_layout_t") int layout);
+
+  public static native @Cast("nk_status_t") int nk_winograd_conv_backward_data(
+      @Const FloatPointer diffDst,
+      @Const FloatPointer weight,
+      FloatPointer diffSrc,
+      @Cast("int64_t") long n,
+      @Cast("int64_t") long c,
+      @Cast("int64_t") long h,
+      @Cast("int64_t") long w,
+      @Cast("int64_t") long o,
+      @Cast("int64_t") long padH,
+      @Cast("int64_t") long padW,
+      @Cast("nk_layout_t") int layout);
+
+  public static native @Cast("nk_status_t") int nk_winograd_conv_backward_weights(
+      @Const FloatPointer src,
+      @Const FloatPointer diffDst,
+      FloatPointer diffWeight,
+      FloatPointer diffBias,
+      @Cast("int64_t") long n,
+      @Cast("int64_t") long c,
+      @Cast("int64_t") long h,
+      @Cast("int64_t") long w,
+      @Cast("int64_t") long o,
+      @Cast("int64_t") long padH,
+      @Cast("int64_t") long padW,
+      @Cast("nk_layout_t") int layout);
 }
