@@ -11,10 +11,13 @@ import java.util.List;
 /**
  * A 3x3 convolution with padding 1 and no bias (the norm that follows has one), PyTorch's
  * {@code nn.Conv2d(in, out, 3, padding=1, bias=False)}: plain, {@code y = conv2d(x, w)}, or weight-standardized,
- * {@code y = conv2d(x, WS(w))} with normkit's {@link StdConv2d}. Both run on oneDNN's convolution primitives.
+ * {@code y = conv2d(x, WS(w))} with normkit's {@link StdConv2d}. Both run on oneDNN's convolution primitives
+ * ({@link Backend#ONEDNN}; the default backend would take Winograd for the batch-32 second convolution), as the
+ * example's spec asks: oneDNN for convolution, pooling, ReLU and the linear layer, normkit for the norms and WS.
  */
 final class Conv extends Layer {
   private static final Conv2dSpec SPEC = Conv2dSpec.of(1, 1, 1, 1);
+  private static final Backend CONVOLUTION = Backend.ONEDNN;
 
   private final StdConv2d standardized;
   private final Tensor weight, weightGrad;
@@ -29,7 +32,7 @@ final class Conv extends Layer {
     Shape shape = Shape.of(out, in, 3, 3);
     this.inputGradient = inputGradient;
     if (standardize) {
-      standardized = StdConv2d.builder(in, out, 3).padding(1).bias(false).build();
+      standardized = StdConv2d.builder(in, out, 3).padding(1).bias(false).backend(CONVOLUTION).build();
       this.weight = standardized.weight();
       this.weightGrad = standardized.weightGrad();
     } else {
@@ -45,7 +48,7 @@ final class Conv extends Layer {
     input = x;
     Tensor y = buffer("y", SPEC.outputShape(x.shape(), weight.shape()), x.layout());
     if (standardized != null) standardized.forward(x, y);
-    else Functional.conv2d(Backend.defaultBackend(), x, weight, null, SPEC, y);
+    else Functional.conv2d(CONVOLUTION, x, weight, null, SPEC, y);
     return y;
   }
 
@@ -53,7 +56,7 @@ final class Conv extends Layer {
   Tensor backward(Tensor dy) {
     Tensor dx = inputGradient ? buffer("dx", input.shape(), input.layout()) : null;
     if (standardized != null) standardized.backward(dy, dx);
-    else Functional.conv2dBackward(Backend.defaultBackend(), input, weight, dy, SPEC, dx, weightGrad, null);
+    else Functional.conv2dBackward(CONVOLUTION, input, weight, dy, SPEC, dx, weightGrad, null);
     return dx;
   }
 
