@@ -407,7 +407,8 @@ public final class Npy {
   /**
    * Writes {@code array} to a new temporary file beside {@code target}; {@link Staged#commit()} moves it to the
    * target name, closing without commit deletes it. Staging every output first and committing them afterwards
-   * writes either all outputs or (barring a failed rename) none.
+   * writes either all outputs or (barring a failed rename) none. The temporary name does not contain the target's:
+   * a valid target name of 240 to 255 bytes made a longer temporary name beyond the file system's limit.
    */
   public static Staged stage(Path target, NpyArray array) throws IOException {
     if (Files.isDirectory(target)) throw new IllegalArgumentException(target + " is a directory");
@@ -415,8 +416,7 @@ public final class Npy {
     Path temp = null;
     FileChannel created = null;
     for (int attempt = 0; created == null; attempt++) {
-      temp = dir.resolve(
-          "." + target.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+      temp = dir.resolve(".normkit-" + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
       try {
         created = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
       } catch (FileAlreadyExistsException e) {

@@ -1,9 +1,13 @@
 package dev.normkit.cli;
 
 import dev.normkit.backend.ThreadPolicy;
+import java.io.IOException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -153,7 +157,11 @@ final class Options {
     return p;
   }
 
-  /** Throws IllegalArgumentException unless {@code p} can be created or replaced as a file by option {@code name}. */
+  /**
+   * Throws IllegalArgumentException unless {@code p} can be created or replaced as a file by option {@code name}.
+   * The file system is asked about the name itself too, so that one it refuses (longer than 255 bytes, say) is named
+   * here rather than when the outputs are moved into place, where an earlier output could already be written.
+   */
   static void checkOutputFile(String name, Path p) {
     if (Files.isDirectory(p)) throw new IllegalArgumentException(name + " " + p + ": is a directory");
     Path dir = p.toAbsolutePath().normalize().getParent();
@@ -162,6 +170,14 @@ final class Options {
     }
     if (!Files.isWritable(dir)) {
       throw new IllegalArgumentException(name + " " + p + ": directory " + dir + " is not writable");
+    }
+    try {
+      Files.readAttributes(p, BasicFileAttributes.class);
+    } catch (NoSuchFileException e) {
+      // the usual case: the file is created by the run
+    } catch (IOException e) {
+      String reason = e instanceof FileSystemException f ? f.getReason() : null;
+      throw new IllegalArgumentException(name + " " + p + ": " + (reason != null ? reason : "cannot be accessed"));
     }
   }
 

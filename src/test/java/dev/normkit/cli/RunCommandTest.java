@@ -227,6 +227,30 @@ class RunCommandTest {
     assertEquals("keep me", Files.readString(dir.resolve("y.npy")));
   }
 
+  /** The temporary file used to be the name plus 22 characters, beyond the 255-byte limit for names of 234 up. */
+  @Test
+  void anOutputNameOfUpTo255BytesIsWrittenAndReplacedAtomically() throws IOException {
+    String name = "y".repeat(251) + ".npy";
+    Files.writeString(dir.resolve(name), "keep me");
+    assertEquals(2, cli("run batch-norm --input @x.npy --output @" + name + " --eps 0").code());
+    assertEquals("keep me", Files.readString(dir.resolve(name)));
+    assertSuccess(cli("run batch-norm --input @x.npy --output @" + name));
+    assertArrayEquals(X.dims(), Npy.read(dir.resolve(name)).shape());
+    assertTrue(listing().stream().noneMatch(f -> f.endsWith(".tmp")), "no temporary file left: " + listing());
+  }
+
+  /** A name the file system refuses is an input error found before any work, not a failure to move an output. */
+  @Test
+  void anOutputNameTooLongForTheFileSystemIsRefusedBeforeAnyWork() throws IOException {
+    List<String> before = listing();
+    Path tooLong = dir.resolve("y".repeat(252) + ".npy");
+    CliRun r = cli("run batch-norm --input @x.npy --output @y.npy --grad-output @dy.npy --grad-input @"
+        + tooLong.getFileName());
+    assertEquals(2, r.code(), r.err());
+    assertEquals("error: --grad-input " + tooLong + ": File name too long", r.err().strip());
+    assertEquals(before, listing(), "no file written, not even --output");
+  }
+
   // ------------------------------------------------------------------------------------------------- bad input
 
   static Stream<String> badInput() {
