@@ -103,8 +103,19 @@ final class TrainCommand {
     }
   }
 
+  /**
+   * The data, read before any training. Files in {@code --data DIR} that are not Fashion-MNIST's (not gzip,
+   * truncated, a bad IDX header) are the user's input, so an input error naming the directory and the file.
+   */
   private static FashionMnist.Split loadData(Options o, PrintStream out) throws IOException {
-    if (o.has("--data")) return FashionMnist.load(Path.of(o.get("--data")));
+    if (o.has("--data")) {
+      Path dir = o.path("--data");
+      try {
+        return FashionMnist.load(dir);
+      } catch (IOException e) {
+        throw new IllegalArgumentException("--data " + dir + ": " + e.getMessage());
+      }
+    }
     if (FashionMnist.isPresent(FashionMnist.DEBIAN_DIR)) return FashionMnist.load(FashionMnist.DEBIAN_DIR);
     out.println("note: Fashion-MNIST is not installed in " + FashionMnist.DEBIAN_DIR + " (install it with: "
         + FashionMnist.INSTALL_HINT + ", or pass --data DIR); using the committed subset");

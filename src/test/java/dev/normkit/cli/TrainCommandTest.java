@@ -3,8 +3,11 @@ package dev.normkit.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -63,6 +66,33 @@ class TrainCommandTest {
     r = CliRun.of("train", "--json", same.toString(), "--plot", same.toString(), "--train-images", "64");
     assertEquals(2, r.code(), r.err());
     assertEquals("error: --json and --plot name the same file " + same, r.err().strip());
+  }
+
+  /** Files in --data that are not Fashion-MNIST's are the user's input: exit 2 naming the file, not exit 1. */
+  @Test
+  void dataFilesThatAreNotGzipIdxAreInputErrors() throws Exception {
+    Path data = Files.createDirectory(dir.resolve("data")), json = dir.resolve("r.json");
+    for (String part : new String[] {"train", "t10k"}) {
+      Files.writeString(data.resolve(part + "-images-idx3-ubyte.gz"), "x\n");
+      Files.writeString(data.resolve(part + "-labels-idx1-ubyte.gz"), "x\n");
+    }
+    String[] args = {"train", "--data", data.toString(), "--train-images", "4", "--test-images", "4", "--batch-size",
+        "2", "--json", json.toString()};
+    assertDataRefused(CliRun.of(args), data + ": train-images-idx3-ubyte.gz: not valid gzip (Not in GZIP format)");
+    // a valid header announcing 10 images of which only one row follows
+    ByteBuffer truncated = ByteBuffer.allocate(16 + 28).putInt(0x803).putInt(10).putInt(28).putInt(28);
+    try (OutputStream out = new GZIPOutputStream(Files.newOutputStream(data.resolve("train-images-idx3-ubyte.gz")))) {
+      out.write(truncated.array());
+    }
+    assertDataRefused(CliRun.of(args), data + ": train-images-idx3-ubyte.gz: truncated");
+    assertTrue(Files.notExists(json), "nothing written");
+  }
+
+  private static void assertDataRefused(CliRun r, String message) {
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertEquals("", r.out(), "refused before training");
+    assertEquals("error: --data " + message, r.err().strip());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
   }
 
   @Test
