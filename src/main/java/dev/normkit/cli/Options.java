@@ -97,21 +97,34 @@ final class Options {
     }
   }
 
-  /** A comma-separated list of positive ints, e.g. {@code --threads 1,2}. */
-  List<Integer> positiveInts(String name, List<Integer> absent) {
+  /**
+   * A comma-separated list, each item (trimmed) parsed by {@code parser}, or {@code absent} when the option is not
+   * given. A list naming no value, or with an empty item, is refused: {@code ",".split(",")} is empty, and
+   * {@code train --norm ,} trained nothing while {@code bench --threads ,} failed inside the run.
+   */
+  <T> List<T> list(String name, java.util.function.Function<String, T> parser, List<T> absent) {
     String text = values.get(name);
     if (text == null) return absent;
-    List<Integer> list = new java.util.ArrayList<>();
-    for (String part : text.split(",")) {
-      try {
-        int n = Integer.parseInt(part.trim());
-        if (n < 1) throw new NumberFormatException();
-        list.add(n);
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(name + " '" + text + "' is not a list of positive integers");
-      }
+    if (text.replace(",", "").isBlank()) throw new IllegalArgumentException(name + " '" + text + "' names no value");
+    List<T> list = new java.util.ArrayList<>();
+    for (String part : text.split(",", -1)) {
+      if (part.isBlank()) throw new IllegalArgumentException(name + " '" + text + "' has an empty item");
+      list.add(parser.apply(part.trim()));
     }
     return list;
+  }
+
+  /** A comma-separated list of positive ints, e.g. {@code --threads 1,2}. */
+  List<Integer> positiveInts(String name, List<Integer> absent) {
+    return list(name, part -> {
+      try {
+        int n = Integer.parseInt(part);
+        if (n < 1) throw new NumberFormatException();
+        return n;
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(name + " '" + get(name) + "' is not a list of positive integers");
+      }
+    }, absent);
   }
 
   /** A comma-separated list of thread counts, each 1 to {@link ThreadPolicy#MAX_THREADS}. */

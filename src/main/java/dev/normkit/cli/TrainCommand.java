@@ -46,9 +46,8 @@ final class TrainCommand {
     boolean sweep = rest.remove("--sweep");
     Options o = Options.parse(rest, Set.of("--norm", "--batch-size", "--epochs", "--lr", "--seed", "--threads",
         "--data", "--json", "--plot", "--train-images", "--test-images"), Set.of(), "train");
-    List<NormKind> norms = new ArrayList<>();
-    String normList = o.has("--norm") ? o.get("--norm") : sweep ? "bn,gn,gnws" : "gnws";
-    for (String name : normList.split(",")) norms.add(NormKind.parse(name));
+    List<NormKind> norms = o.list("--norm", NormKind::parse,
+        sweep ? List.of(NormKind.BN, NormKind.GN, NormKind.GNWS) : List.of(NormKind.GNWS));
     List<Integer> batches = o.positiveInts("--batch-size", sweep ? List.of(32, 4, 2) : List.of(32));
     int epochs = o.positiveInt("--epochs", 1);
     double lr = o.number("--lr", Double.NaN);

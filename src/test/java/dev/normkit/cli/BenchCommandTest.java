@@ -38,6 +38,16 @@ class BenchCommandTest {
     }
   }
 
+  /** ",".split(",") is empty: "--threads ," ran no case, or nothing at all with --overhead. */
+  @Test
+  void aThreadListNamingNoValueIsRefused() throws Exception {
+    Path json = dir.resolve("b.json");
+    assertRefused(CliRun.of("bench", "--threads", ",", "--json", json.toString()), "--threads ',' names no value");
+    assertRefused(CliRun.of("bench", "--overhead", "--quick", "--threads", ","), "--threads ',' names no value");
+    assertRefused(CliRun.of("bench", "--threads", "1,,2"), "--threads '1,,2' has an empty item");
+    assertTrue(Files.notExists(json), "nothing written");
+  }
+
   @Test
   void unknownFiltersAreNamedWithTheKnownValues() {
     assertRefused(CliRun.of("bench", "--op", "nope"),

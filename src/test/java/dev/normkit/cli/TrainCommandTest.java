@@ -68,6 +68,22 @@ class TrainCommandTest {
     assertEquals("error: --json and --plot name the same file " + same, r.err().strip());
   }
 
+  /** ",".split(",") is empty: "--norm ," trained nothing, "--batch-size ," failed after writing the JSON. */
+  @ParameterizedTest
+  @ValueSource(strings = {"--norm=,", "--norm= , ", "--norm=", "--batch-size=,", "--norm=bn,", "--batch-size=,4"})
+  void aListNamingNoValueOrWithAnEmptyItemIsRefusedBeforeTraining(String option) {
+    Path json = dir.resolve("e.json"), png = dir.resolve("e.png");
+    CliRun r = CliRun.of("train", option, "--train-images", "4", "--test-images", "4", "--json", json.toString(),
+        "--plot", png.toString());
+    int eq = option.indexOf('=');
+    String name = option.substring(0, eq), value = option.substring(eq + 1);
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertEquals("", r.out());
+    assertEquals("error: " + name + " '" + value + "' "
+        + (value.replace(",", "").isBlank() ? "names no value" : "has an empty item"), r.err().strip());
+    assertTrue(Files.notExists(json) && Files.notExists(png), "nothing written");
+  }
+
   /** Files in --data that are not Fashion-MNIST's are the user's input: exit 2 naming the file, not exit 1. */
   @Test
   void dataFilesThatAreNotGzipIdxAreInputErrors() throws Exception {
