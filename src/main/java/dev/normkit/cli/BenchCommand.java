@@ -31,9 +31,10 @@ final class BenchCommand {
           "  over the same bytes in the same run; ratio = achieved GB/s / probe GB/s. Threads default: 1,2",
           "       normkit bench --soak N [--threads T]",
           "  N calls round-robin over every op and pass (small shapes); prints live native bytes and RSS",
-          "       normkit bench --overhead [--threads T] [--quick]",
+          "       normkit bench --overhead [--threads T[,T...]] [--quick]",
           "  per-call time of the public API vs the bare kernel call / pre-bound oneDNN execute on tiny inputs,",
           "  with the heap bytes each API call allocates and the primitives it creates once warm",
+          "  --soak and --overhead take only the options shown with them; any other is refused.",
           "");
 
   private BenchCommand() {}
@@ -44,16 +45,20 @@ final class BenchCommand {
     boolean overhead = rest.remove("--overhead");
     Options o = Options.parse(rest,
         Set.of("--threads", "--json", "--plot", "--op", "--pass", "--layout", "--soak"), Set.of(), "bench");
-    List<Integer> threads = o.threadCounts("--threads", List.of(1, 2));
+    // The other modes take fewer options; one that does not apply is refused rather than ignored without a word
+    // (bench --soak 3 --op foo --json /nonexistent/x.json used to run and exit 0).
     if (overhead) {
-      for (int t : threads) OverheadBench.run(t, quick, out);
+      o.requireOnly(Set.of("--threads"), "bench --overhead");
+      for (int t : o.threadCounts("--threads", List.of(1, 2))) OverheadBench.run(t, quick, out);
       return 0;
     }
     if (o.has("--soak")) {
-      long calls = (long) o.number("--soak", 0);
-      if (calls < 1) throw new IllegalArgumentException("--soak needs a positive number of calls, got " + o.get("--soak"));
-      return Soak.run(calls, threads.get(0), out) ? 0 : 1;
+      if (quick) throw new IllegalArgumentException("option --quick does not apply to bench --soak");
+      o.requireOnly(Set.of("--soak", "--threads"), "bench --soak");
+      int calls = o.positiveInt("--soak", 0); // was a double cast to long: 2.7 ran 2 calls, 1e30 ran for ever
+      return Soak.run(calls, o.threadCount("--threads", 1), out) ? 0 : 1;
     }
+    List<Integer> threads = o.threadCounts("--threads", List.of(1, 2));
     Path json = o.outputPath("--json", null);
     Path plot = o.outputPath("--plot", null);
     Options.checkDistinct("--json", json, "--plot", plot);

@@ -54,6 +54,18 @@ final class Options {
     return new Options(values);
   }
 
+  /**
+   * Throws unless every option given is one of {@code allowed}, for a mode of a command that takes fewer options
+   * than the command: "option NAME does not apply to CONTEXT", as {@link #parse} says for other commands' options.
+   */
+  void requireOnly(Set<String> allowed, String context) {
+    for (String name : values.keySet()) {
+      if (!allowed.contains(name)) {
+        throw new IllegalArgumentException("option " + name + " does not apply to " + context);
+      }
+    }
+  }
+
   boolean has(String name) {
     return values.containsKey(name);
   }

@@ -48,6 +48,34 @@ class BenchCommandTest {
     assertTrue(Files.notExists(json), "nothing written");
   }
 
+  /** --soak and --overhead used to ignore the filters and output files, run, and exit 0. */
+  @Test
+  void soakAndOverheadRefuseOptionsThatDoNotApply() {
+    Path json = dir.resolve("x.json");
+    assertRefused(CliRun.of("bench", "--soak", "3", "--op", "foo", "--pass", "bar", "--json", json.toString()),
+        "option --op does not apply to bench --soak");
+    assertRefused(CliRun.of("bench", "--soak", "3", "--json", json.toString()),
+        "option --json does not apply to bench --soak");
+    assertRefused(CliRun.of("bench", "--soak", "3", "--quick"), "option --quick does not apply to bench --soak");
+    assertRefused(CliRun.of("bench", "--overhead", "--quick", "--threads", "1", "--op", "foo", "--json",
+        json.toString()), "option --op does not apply to bench --overhead");
+    assertRefused(CliRun.of("bench", "--overhead", "--soak", "3"), "option --soak does not apply to bench --overhead");
+    assertTrue(Files.notExists(json), "nothing written");
+  }
+
+  /** --soak was a double cast to long: 2.7 ran 2 calls and 1e30 ran for ever. It runs on one thread count. */
+  @Test
+  void soakTakesAPositiveIntegerAndOneThreadCount() {
+    assertRefused(CliRun.of("bench", "--soak", "2.7"), "--soak '2.7' is not an integer");
+    assertRefused(CliRun.of("bench", "--soak", "1e30"), "--soak '1e30' is not an integer");
+    assertRefused(CliRun.of("bench", "--soak", "0"), "--soak must be a positive integer, got 0");
+    assertRefused(CliRun.of("bench", "--soak", "3", "--threads", ","), "--threads ',' is not an integer");
+    assertRefused(CliRun.of("bench", "--soak", "3", "--threads", "1,2"), "--threads '1,2' is not an integer");
+    CliRun r = CliRun.of("bench", "--soak", "3", "--threads", "1");
+    assertEquals("", r.err());
+    assertTrue(r.out().contains("tensor memory growth"), r.out());
+  }
+
   @Test
   void unknownFiltersAreNamedWithTheKnownValues() {
     assertRefused(CliRun.of("bench", "--op", "nope"),
