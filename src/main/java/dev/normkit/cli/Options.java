@@ -174,11 +174,20 @@ final class Options {
   /**
    * The output file given to option {@code name}, or {@code absent} when the option is not given, checked before any
    * work is done: not a directory, in an existing writable directory. (A sweep that ran for minutes and then could
-   * not write its JSON into a missing directory ended in an internal error.)
+   * not write its JSON into a missing directory ended in an internal error.) A name ending in "/" (or "/." or
+   * "/..") names a directory even where none exists: Path.of drops the trailing "/", and z.npy/ was written as z.npy.
    */
   Path outputPath(String name, Path absent) {
-    Path p = has(name) ? path(name) : absent;
-    if (p != null) checkOutputFile(name, p);
+    if (!has(name)) {
+      if (absent != null) checkOutputFile(name, absent);
+      return absent;
+    }
+    Path p = path(name);
+    String v = get(name), last = p.getFileName() == null ? "" : p.getFileName().toString();
+    if (v.endsWith("/") || v.endsWith(p.getFileSystem().getSeparator()) || last.equals(".") || last.equals("..")) {
+      throw new IllegalArgumentException(name + " '" + v + "' names a directory, not a file");
+    }
+    checkOutputFile(name, p);
     return p;
   }
 
@@ -187,7 +196,7 @@ final class Options {
    * The file system is asked about the name itself too, so that one it refuses (longer than 255 bytes, say) is named
    * here rather than when the outputs are moved into place, where an earlier output could already be written.
    */
-  static void checkOutputFile(String name, Path p) {
+  private static void checkOutputFile(String name, Path p) {
     if (Files.isDirectory(p)) throw new IllegalArgumentException(name + " " + p + ": is a directory");
     Path dir = p.toAbsolutePath().normalize().getParent();
     if (dir == null || !Files.isDirectory(dir)) {

@@ -79,12 +79,11 @@ final class RunCommand {
     Map<Path, String> seen = new LinkedHashMap<>();
     for (String option : OUTPUTS) {
       if (!o.has(option)) continue;
-      Path p = o.path(option);
+      Path p = o.outputPath(option, null);
       String other = seen.put(p.toAbsolutePath().normalize(), option);
       if (other != null) {
         throw new IllegalArgumentException(other + " and " + option + " name the same file " + p);
       }
-      Options.checkOutputFile(option, p);
       outputs.put(option, p);
     }
     return outputs;

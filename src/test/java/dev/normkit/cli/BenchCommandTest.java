@@ -33,6 +33,7 @@ class BenchCommandTest {
     assertRefused(CliRun.of("bench", "--json", same.toString(), "--plot", same.toString()),
         "--json and --plot name the same file " + same);
     assertRefused(CliRun.of("bench", "--json", ""), "--json needs a file name");
+    assertRefused(CliRun.of("bench", "--json", same + "/"), "--json '" + same + "/' names a directory, not a file");
     try (var files = Files.list(dir)) {
       assertEquals(0, files.count(), "no file written");
     }

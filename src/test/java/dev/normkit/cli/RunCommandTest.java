@@ -28,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * {@code normkit run} in-process ({@link Main#run}) on temporary files: results equal {@link Functional}'s computed
@@ -249,6 +250,18 @@ class RunCommandTest {
     assertEquals(2, r.code(), r.err());
     assertEquals("error: --grad-input " + tooLong + ": File name too long", r.err().strip());
     assertEquals(before, listing(), "no file written, not even --output");
+  }
+
+  /** Path.of drops a trailing "/": --output z.npy/ was written as z.npy. It names a directory, so it is refused. */
+  @ParameterizedTest
+  @ValueSource(strings = {"z.npy/", "z.npy/.", "subdir/..", "subdir/"})
+  void anOutputNameEndingInASlashIsRefused(String name) throws IOException {
+    List<String> before = listing();
+    String output = dir + "/" + name;
+    CliRun r = CliRun.of("run", "batch-norm", "--input", dir.resolve("x.npy").toString(), "--output", output);
+    assertEquals(2, r.code(), r.err());
+    assertEquals("error: --output '" + output + "' names a directory, not a file", r.err().strip());
+    assertEquals(before, listing(), "no file written");
   }
 
   // ------------------------------------------------------------------------------------------------- bad input

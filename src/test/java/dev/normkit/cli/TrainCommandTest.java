@@ -66,6 +66,10 @@ class TrainCommandTest {
     r = CliRun.of("train", "--json", same.toString(), "--plot", same.toString(), "--train-images", "64");
     assertEquals(2, r.code(), r.err());
     assertEquals("error: --json and --plot name the same file " + same, r.err().strip());
+    r = CliRun.of("train", "--plot", same + "/", "--train-images", "64");
+    assertEquals(2, r.code(), r.err());
+    assertEquals("error: --plot '" + same + "/' names a directory, not a file", r.err().strip());
+    assertTrue(Files.notExists(same));
   }
 
   /** ",".split(",") is empty: "--norm ," trained nothing, "--batch-size ," failed after writing the JSON. */
