@@ -18,7 +18,7 @@
 //                     of the output transform), then dw = G^T dU G (the adjoint of the weight transform); dbias is
 //                     the sum of dy per channel.
 // Activations are worked on channels-last, vectorized across channels; channels-first ones are transposed into and
-// out of scratch. The tiles are split evenly over the threads, each of which runs its share in blocks of up to
+// out of scratch. The tiles are split evenly over the threads, each of which runs its share in equal blocks of up to
 // kTileBlock (their V and M stay in L2 around the product) and calls sgemm on its own (inside a parallel region
 // oneDNN's sgemm is sequential). The blocks, and backward weights' sum of the threads' dU in thread order, depend on
 // the thread count only: results are reproducible for a given thread count.
@@ -304,8 +304,12 @@ void tiled_convolution(const tiling &t, const float *x, const float *u, const fl
         std::fill(zeros, zeros + t.ci, 0.0f);
         int64_t begin, end;
         split(tiles, omp_get_num_threads(), me, &begin, &end);  // an even share
-        for (int64_t t0 = begin; t0 < end; t0 += kTileBlock) {
-            const int64_t count = std::min(kTileBlock, end - t0);
+        const int64_t blocks = (end - begin + kTileBlock - 1) / kTileBlock;
+        for (int64_t b = 0; b < blocks; ++b) {
+            int64_t t0, t1;
+            split(end - begin, blocks, b, &t0, &t1);  // blocks of equal size (within one tile), at most kTileBlock
+            t0 += begin;
+            const int64_t count = t1 - t0 + begin;
             input_transform(t, x, t0, count, zeros, v);
             for (int k = 0; k < 16; ++k) {
                 dnnl_sgemm('N', 'N', count, t.co, t.ci, 1.0f, v + k * kTileBlock * t.ci, t.ci,
@@ -365,8 +369,12 @@ void winograd_backward_weights(const winograd_problem &p, const float *src, cons
         if (me == 0) used = omp_get_num_threads();
         int64_t begin, end;
         split(tiles, omp_get_num_threads(), me, &begin, &end);  // an even share
-        for (int64_t t0 = begin; t0 < end; t0 += kTileBlock) {
-            const int64_t count = std::min(kTileBlock, end - t0);
+        const int64_t blocks = (end - begin + kTileBlock - 1) / kTileBlock;
+        for (int64_t b = 0; b < blocks; ++b) {
+            int64_t t0, t1;
+            split(end - begin, blocks, b, &t0, &t1);  // blocks of equal size (within one tile), at most kTileBlock
+            t0 += begin;
+            const int64_t count = t1 - t0 + begin;
             input_transform(t, x, t0, count, zeros, v);
             output_adjoint(t, dy, t0, count, zeros, dm);
             for (int k = 0; k < 16; ++k) {
