@@ -290,6 +290,20 @@ const float *channels_last_input(const float *a, int64_t n, int64_t ch, int64_t 
     return buffer;
 }
 
+// Inside a parallel region: calls block(t0, count) for the calling thread's even share of `tiles`, in equal
+// blocks of at most kTileBlock tiles (a share of 784 as seven blocks of 112, not six of 128 and one of 16).
+template <class Block>
+void for_each_block_of_thread(int64_t tiles, Block block) {
+    int64_t begin, end;
+    split(tiles, omp_get_num_threads(), omp_get_thread_num(), &begin, &end);
+    const int64_t blocks = (end - begin + kTileBlock - 1) / kTileBlock;
+    for (int64_t b = 0; b < blocks; ++b) {
+        int64_t first, last;
+        split(end - begin, blocks, b, &first, &last);
+        block(begin + first, last - first);
+    }
+}
+
 // Floats of one thread's working memory in tiled_convolution.
 int64_t tiled_work(const tiling &t) { return thread_stride<float>(16 * kTileBlock * (t.ci + t.co) + t.ci + t.co); }
 
@@ -302,21 +316,14 @@ void tiled_convolution(const tiling &t, const float *x, const float *u, const fl
         float *v = work + me * per_thread, *m = v + 16 * kTileBlock * t.ci;
         float *zeros = m + 16 * kTileBlock * t.co, *sink = zeros + t.ci;
         std::fill(zeros, zeros + t.ci, 0.0f);
-        int64_t begin, end;
-        split(tiles, omp_get_num_threads(), me, &begin, &end);  // an even share
-        const int64_t blocks = (end - begin + kTileBlock - 1) / kTileBlock;
-        for (int64_t b = 0; b < blocks; ++b) {
-            int64_t t0, t1;
-            split(end - begin, blocks, b, &t0, &t1);  // blocks of equal size (within one tile), at most kTileBlock
-            t0 += begin;
-            const int64_t count = t1 - t0 + begin;
+        for_each_block_of_thread(tiles, [&](int64_t t0, int64_t count) {
             input_transform(t, x, t0, count, zeros, v);
             for (int k = 0; k < 16; ++k) {
                 dnnl_sgemm('N', 'N', count, t.co, t.ci, 1.0f, v + k * kTileBlock * t.ci, t.ci,
                            u + k * t.ci * t.co, t.co, 0.0f, m + k * kTileBlock * t.co, t.co);
             }
             output_transform(t, m, bias, t0, count, sink, y);
-        }
+        });
     });
 }
 
@@ -367,21 +374,14 @@ void winograd_backward_weights(const winograd_problem &p, const float *src, cons
         std::fill(zeros, zeros + t.ci + t.co, 0.0f);
         std::fill(du, du + du_size, 0.0f);
         if (me == 0) used = omp_get_num_threads();
-        int64_t begin, end;
-        split(tiles, omp_get_num_threads(), me, &begin, &end);  // an even share
-        const int64_t blocks = (end - begin + kTileBlock - 1) / kTileBlock;
-        for (int64_t b = 0; b < blocks; ++b) {
-            int64_t t0, t1;
-            split(end - begin, blocks, b, &t0, &t1);  // blocks of equal size (within one tile), at most kTileBlock
-            t0 += begin;
-            const int64_t count = t1 - t0 + begin;
+        for_each_block_of_thread(tiles, [&](int64_t t0, int64_t count) {
             input_transform(t, x, t0, count, zeros, v);
             output_adjoint(t, dy, t0, count, zeros, dm);
             for (int k = 0; k < 16; ++k) {
                 dnnl_sgemm('T', 'N', t.ci, t.co, count, 1.0f, v + k * kTileBlock * t.ci, t.ci,
                            dm + k * kTileBlock * t.co, t.co, 1.0f, du + k * t.ci * t.co, t.co);
             }
-        }
+        });
     });
     // the threads' dU added in thread order into thread 0's
     float *total = base + 16 * kTileBlock * (t.ci + t.co) + t.ci + t.co;
