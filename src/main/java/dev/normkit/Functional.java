@@ -349,8 +349,9 @@ public final class Functional {
           "running_mean and running_var must be given when not using input statistics");
     }
     if (x.elementCount() == 0) {
-      // as PyTorch: the batch average of no per-instance statistics is NaN, and so become the running statistics
-      if (useInputStats && runningMean != null) {
+      // as PyTorch 1.13: with no instances (N = 0) the batch average of no per-instance statistics is NaN, and so
+      // become the running statistics; instances without values (a spatial size of 0) leave them as they were
+      if (useInputStats && runningMean != null && x.shape().batch() == 0) {
         runningMean.fill(Float.NaN);
         runningVar.fill(Float.NaN);
       }

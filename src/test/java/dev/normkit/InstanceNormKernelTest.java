@@ -340,6 +340,28 @@ class InstanceNormKernelTest {
     }
   }
 
+  /**
+   * Running statistics after an empty training input, as PyTorch 1.13's {@code F.instance_norm} leaves them (running
+   * mean 0.5, variance 2 before): input (0, 3, 4), no instances, gives NaN; input (2, 3, 0), instances without
+   * values, leaves them unchanged (normkit used to give NaN there too).
+   */
+  @Test
+  void emptyInputsUpdateRunningStatisticsAsPyTorch() {
+    for (Backend backend : Backend.values()) {
+      for (Shape shape : List.of(Shape.of(0, 3, 4), Shape.of(2, 3, 0))) {
+        try (Tensor x = Tensor.zeros(shape); Tensor y = Tensor.zeros(shape);
+            Tensor mean = Tensor.vector(0.5f, 0.5f, 0.5f); Tensor var = Tensor.vector(2f, 2f, 2f)) {
+          Functional.instanceNorm(backend, x, mean, var, null, null, true, 0.1, 1e-5, y, null, null);
+          float[] nan = {Float.NaN, Float.NaN, Float.NaN};
+          float[] expectedMean = shape.batch() == 0 ? nan : new float[] {0.5f, 0.5f, 0.5f};
+          float[] expectedVar = shape.batch() == 0 ? nan : new float[] {2f, 2f, 2f};
+          assertArrayEquals(expectedMean, mean.toArray(), backend + " " + shape);
+          assertArrayEquals(expectedVar, var.toArray(), backend + " " + shape);
+        }
+      }
+    }
+  }
+
   // -------------------------------------------------------------------------------- finite differences
 
   /**
