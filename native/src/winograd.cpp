@@ -219,15 +219,18 @@ inline void transform_kernel(const float *k, bool rotated, int64_t p, int64_t q,
     for (int i = 0; i < 3; ++i) {
         for (int j = 0; j < 3; ++j) g[i][j] = rotated ? k[(2 - i) * 3 + (2 - j)] : k[i * 3 + j];
     }
+    // halved before they are added (halving is exact, so the bits are those of halving the sum), so that kernels up
+    // to FLT_MAX / 2.25 do not overflow in the sum: 7.7e37 had made the whole output infinite
     float s[4][3];
     for (int j = 0; j < 3; ++j) {
         s[0][j] = g[0][j];
-        s[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);
-        s[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);
+        s[1][j] = 0.5f * g[0][j] + 0.5f * g[1][j] + 0.5f * g[2][j];
+        s[2][j] = 0.5f * g[0][j] - 0.5f * g[1][j] + 0.5f * g[2][j];
         s[3][j] = g[2][j];
     }
     for (int a = 0; a < 4; ++a) {
-        const float r[4] = {s[a][0], 0.5f * (s[a][0] + s[a][1] + s[a][2]), 0.5f * (s[a][0] - s[a][1] + s[a][2]), s[a][2]};
+        const float h0 = 0.5f * s[a][0], h1 = 0.5f * s[a][1], h2 = 0.5f * s[a][2];
+        const float r[4] = {s[a][0], h0 + h1 + h2, h0 - h1 + h2, s[a][2]};
         for (int b = 0; b < 4; ++b) u[((4 * a + b) * ci + p) * co + q] = r[b];
     }
 }

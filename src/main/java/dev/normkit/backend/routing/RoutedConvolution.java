@@ -80,7 +80,7 @@ public final class RoutedConvolution implements ConvolutionKernel {
 
   @Override
   public void backwardWeights(Tensor x, Tensor dy, Conv2dSpec spec, Tensor dw, Tensor dbias) {
-    boolean winograd = dw != null && dw.isMemoryInLogicalOrder() && usesWinograd(x, dw, dy, spec);
+    boolean winograd = dw != null && usesWinograd(x, dw, dy, spec);  // dbias alone: oneDNN's reduction
     (winograd ? NativeWinogradConvolution.INSTANCE : DnnlConvolution.INSTANCE).backwardWeights(x, dy, spec, dw, dbias);
   }
 }
