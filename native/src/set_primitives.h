@@ -405,18 +405,34 @@ inline void block_weighted_gradient_sums(const float *x, const float *dy, const 
 // Floats per vector register of the ISA.
 constexpr int64_t kFloatsPerVector = 2 * kDoublesPerVector;
 
-// Outputs of at least this many bytes are written with non-temporal (streaming) stores: they bypass the caches, so
-// the output costs no read-for-ownership and does not evict the inputs (which a kernel reads twice), at the price of
-// the output not being in cache for the next op. Smaller outputs, likely to be read again soon from L2, are stored
-// normally. Measured on one Sapphire Rapids core: a 25.7 MB y = a * x + b takes 1.76 ms streamed, 2.20 ms stored;
-// with a second read of x before it, 2.79 ms against 3.54 ms.
-constexpr int64_t kStreamBytes = int64_t{1} << 20;
+// Outputs of at least stream_threshold_bytes() are written with non-temporal (streaming) stores: they bypass the
+// caches, so the output costs no read-for-ownership and does not evict the inputs (which a kernel reads twice), at
+// the price of the output not being in cache for the next op. Smaller outputs, which stay in cache for the next op
+// (and for the next call), are stored normally. Measured on one Sapphire Rapids core: a 25.7 MB y = a * x + b takes
+// 1.76 ms streamed, 2.20 ms stored; with a second read of x before it, 2.79 ms against 3.54 ms. The bound is where
+// the two meet on a 2-core Zen 3 VM (AVX2, 32 MiB L3 shared with other guests), y = a * x + b, one core, the two
+// alternating in blocks of 5 calls, streamed / stored time: 1 MB 1.63, 2 MB 1.58, 4 MB 1.30, 6 MB 1.02, 8 MB 0.79,
+// 12 MB 0.72, 25.7 MB 0.75-0.82. (On Zen 5 VMs the seed's 1.6 MB output took the same time either way, and the
+// bound was 1 MiB.) The size of L3 that the OS reports is no guide on these VMs (sysconf: 256 MiB, the host's).
+constexpr int64_t kStreamBytes = int64_t{6} << 20;
+
+// The environment variable NORMKIT_STREAM_BYTES, read once, replaces kStreamBytes: the test suite sets it low so that
+// its modest shapes run the streaming stores.
+inline int64_t stream_threshold_bytes() {
+    static const int64_t value = [] {
+        const char *v = std::getenv("NORMKIT_STREAM_BYTES");
+        const long long parsed = v ? std::atoll(v) : 0;
+        return parsed > 0 ? static_cast<int64_t>(parsed) : kStreamBytes;
+    }();
+    return value;
+}
 
 // Whether an output of `elements` floats, written in contiguous runs of `run` floats, is streamed: a large output, in
 // runs that are long or whole vectors (short misaligned runs, e.g. 196 floats, measured 1.5 times slower streamed:
 // each run's head and tail still go through the caches).
 inline bool stream_output(int64_t elements, int64_t run) {
-    return elements * static_cast<int64_t>(sizeof(float)) >= kStreamBytes && (run >= 1024 || run % kFloatsPerVector == 0);
+    return elements * static_cast<int64_t>(sizeof(float)) >= stream_threshold_bytes() &&
+           (run >= 1024 || run % kFloatsPerVector == 0);
 }
 
 // Stores kFloatsPerVector floats from v to p (aligned to a vector) with a non-temporal store.
