@@ -81,14 +81,18 @@ inline void prefetch_row_ahead(const float *x, int64_t stride, int64_t r, int64_
 constexpr int64_t kParallelThreshold = int64_t{1} << 18;
 constexpr int64_t kElementwiseParallelThreshold = int64_t{1} << 18;
 
-// The environment variable NORMKIT_PARALLEL_THRESHOLD (elements), read once, replaces both thresholds: the test
-// suite sets it low so that its modest shapes run every multi-threaded partition.
+// The positive integer in the environment variable `name`, or `fallback` when it is unset or not positive. The
+// tuning overrides below read it once, into a function-local static.
+inline int64_t positive_env(const char *name, int64_t fallback) {
+    const char *v = std::getenv(name);
+    const long long parsed = v ? std::atoll(v) : 0;
+    return parsed > 0 ? static_cast<int64_t>(parsed) : fallback;
+}
+
+// The environment variable NORMKIT_PARALLEL_THRESHOLD (elements), read once, replaces both thresholds (0: unset): the
+// test suite sets it low so that its modest shapes run every multi-threaded partition.
 inline int64_t parallel_threshold_override() {
-    static const int64_t value = [] {
-        const char *v = std::getenv("NORMKIT_PARALLEL_THRESHOLD");
-        const long long parsed = v ? std::atoll(v) : 0;
-        return parsed > 0 ? static_cast<int64_t>(parsed) : int64_t{0};
-    }();
+    static const int64_t value = positive_env("NORMKIT_PARALLEL_THRESHOLD", 0);
     return value;
 }
 
@@ -419,11 +423,7 @@ constexpr int64_t kStreamBytes = int64_t{6} << 20;
 // The environment variable NORMKIT_STREAM_BYTES, read once, replaces kStreamBytes: the test suite sets it low so that
 // its modest shapes run the streaming stores.
 inline int64_t stream_threshold_bytes() {
-    static const int64_t value = [] {
-        const char *v = std::getenv("NORMKIT_STREAM_BYTES");
-        const long long parsed = v ? std::atoll(v) : 0;
-        return parsed > 0 ? static_cast<int64_t>(parsed) : kStreamBytes;
-    }();
+    static const int64_t value = positive_env("NORMKIT_STREAM_BYTES", kStreamBytes);
     return value;
 }
 
