@@ -67,9 +67,19 @@ inline void prefetch_row_ahead(const float *x, int64_t stride, int64_t r, int64_
 // Below these many elements a kernel runs on the calling thread. A second thread that is still spinning for work
 // (normkit's default OpenMP setting, see NativeRuntime: GOMP_SPINCOUNT=10000, about 0.2 ms) joins a region in under a
 // microsecond; one that has gone to sleep takes 45-75 us to wake on these VMs. From the threshold, two warm threads
-// win clearly (1.3-2x; the seed's (32, 64, 14, 14) is 401,408 values). A call near the threshold that comes after
-// more than ~0.2 ms without parallel work pays the wake-up once: up to 2-3x its 1-thread time at 2^18 (tens of us).
-// Measured on a 2-core Zen 5 VM, (8, 64, S), median us with 1 / 2 warm threads (NCHW; NHWC alike or better for 2):
+// win (1.2-1.8x at 2^16, 2-2.8x at 2^18; the seed's (32, 64, 14, 14) is 401,408 values). A call near the threshold
+// that comes after more than ~0.2 ms without parallel work pays the wake-up once: several times its 1-thread time at
+// 2^16 (a 6-20 us call then takes tens of us). PyTorch's elementwise kernels, too, split from 2 x 32768 values (its
+// grain size).
+// Measured on a 2-core Xeon VM (AVX-512), (8, 64, S) NCHW, median us with 1 / 2 warm threads:
+//   elements   BN inference   BN training   GN forward    GN backward
+//   32768        3.2 / 3.5      8.3 / 5.6     9.3 / 6.1    14.9 / 9.7
+//   65536        6.1 / 4.9     14.3 / 8.3    12.8 / 8.0    21.3 / 13.0
+//   131072      11.5 / 7.6     25.6 / 14.2   22.0 / 13.6   35.7 / 20.0
+//   262144      36.9 / 13.1    61.2 / 25.9   53.0 / 21.6   91.9 / 35.8
+// and layer norm over (128, 768) (98,304 values), forward 18.7 / 10.9, backward 41.1 / 24.4 (PyTorch on 2 threads:
+// 20-24 and 45-53). Measured earlier on a 2-core Zen 5 VM, (8, 64, S), 1 / 2 warm threads (NHWC alike or better
+// for 2):
 //   elements   BN inference   BN training   BN backward   GN forward    GN backward   IN forward
 //   65536        4.0 / 2.6      9.1 / 5.5     14 / 9.3      11 / 7.1      14 / 7.9      11 / 8.3
 //   262144        23 / 14        43 / 34       49 / 35       34 / 25       40 / 28       35 / 25
@@ -78,8 +88,8 @@ inline void prefetch_row_ahead(const float *x, int64_t stride, int64_t r, int64_
 // (BN inference: (32, 64, 196) 30.5 / 15.6, (8, 64, 1024) 46 / 27; NHWC 129 / 80 at 2^20.) With sleeping threads
 // (OMP_WAIT_POLICY=PASSIVE) every region and barrier pays the wake-up: 2 threads were slower than 1 up to 2^20
 // elements and beyond (BN backward 2^20: 213 / 388).
-constexpr int64_t kParallelThreshold = int64_t{1} << 18;
-constexpr int64_t kElementwiseParallelThreshold = int64_t{1} << 18;
+constexpr int64_t kParallelThreshold = int64_t{1} << 16;
+constexpr int64_t kElementwiseParallelThreshold = int64_t{1} << 16;
 
 // The positive integer in the environment variable `name`, or `fallback` when it is unset or not positive. The
 // tuning overrides below read it once, into a function-local static.
