@@ -15,7 +15,7 @@
 //    output;
 //  - channels-last: an image is S rows of C channels; an item is one image (or, with fewer images than threads, a
 //    block of whole groups of it) across its S rows, vectorized across channels; the second read hits L2 when the
-//    image fits there.
+//    image fits there, and it goes from the last row back, so that a part of a bigger image still does.
 // (N, C, 1) runs as channels-last, (N, C, S) with C = 1 as channels-first: same memory either way.
 #include <algorithm>
 #include <cmath>
@@ -138,7 +138,7 @@ void group_norm_forward(const group_norm_problem &problem, const float *src, con
                 b[j] = f.b;
             }
         }
-        block_affine(x, dst + n * p.s * p.c + c0, p.c, p.s, w, m, a, b, stream);
+        block_affine(x, dst + n * p.s * p.c + c0, p.c, p.s, w, m, a, b, stream, row_order::last_to_first);
     });
 }
 
@@ -230,7 +230,8 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
                     m[j] = k.m;
                 }
             }
-            block_gradient_affine(diff_dst + offset, src + offset, diff_src + offset, p.c, p.s, w, a, b, c, m, stream);
+            block_gradient_affine(diff_dst + offset, src + offset, diff_src + offset, p.c, p.s, w, a, b, c, m, stream,
+                                  row_order::last_to_first);
         });
     }
     if (!want_params) return;

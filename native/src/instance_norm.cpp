@@ -123,7 +123,7 @@ void instance_norm_forward_training(const instance_norm_problem &p, const float 
                 a[j] = f.a;
                 b[j] = f.b;
             }
-            block_affine(x, dst + offset, p.c, p.s, w, m, a, b, stream);
+            block_affine(x, dst + offset, p.c, p.s, w, m, a, b, stream, row_order::last_to_first);
         });
 }
 
@@ -220,7 +220,8 @@ void instance_norm_backward(const instance_norm_problem &p, const float *src, co
                 block_affine(dy, diff_src + offset, p.c, p.s, w, m, a, c, stream);  // m, c all zero: dx = dy * a
             } else {
                 for (int64_t j = 0; j < w; ++j) m[j] = static_cast<float>(mean[j]);
-                block_gradient_affine(dy, x, diff_src + offset, p.c, p.s, w, a, b, c, m, stream);
+                block_gradient_affine(dy, x, diff_src + offset, p.c, p.s, w, a, b, c, m, stream,
+                                      row_order::last_to_first);
             }
         });
     if (!want_params) return;

@@ -564,10 +564,25 @@ inline void run_affine(const float *x, float *y, int64_t n, affine k, bool strea
     write_run(y, n, stream, [&](int64_t i) { return (x[i] - k.m) * k.a + k.b; });
 }
 
+// The order in which a block's output pass visits its rows; the results are the same either way. A pass that
+// follows the sums pass over the same image (group and instance norm channels-last) goes from the last row back:
+// the rows read last are the likeliest still in L2. Over (8, 256, 56, 56), a 3.2 MB image per block, on a Xeon VM
+// with 2 MB of L2 per core, median ms, first to last -> last to first: group norm forward 2.89-2.97 -> 2.49-2.66
+// (1 thread), 1.50 -> 1.31-1.35 (2); backward 4.64-4.68 -> 4.30; instance norm alike. Batch norm's blocks span the
+// whole batch (25.7 MB), where the reverse order measured slower (forward 2.82-2.98 -> 2.88-3.29 ms).
+enum class row_order { first_to_last, last_to_first };
+
+// Row i of `rows` visited i-th in `order`.
+inline int64_t row_at(row_order order, int64_t rows, int64_t i) {
+    return order == row_order::last_to_first ? rows - 1 - i : i;
+}
+
 // y = (x - m[j]) * a[j] + b[j] for each channel j < w of a block.
 inline void block_affine(const float *x, float *y, int64_t stride, int64_t rows, int64_t w, const float *m,
-                         const float *a, const float *b, bool stream = false) {
-    for (int64_t r = 0; r < rows; ++r) {
+                         const float *a, const float *b, bool stream = false,
+                         row_order order = row_order::first_to_last) {
+    for (int64_t i = 0; i < rows; ++i) {
+        const int64_t r = row_at(order, rows, i);
         const float *xr = x + r * stride;
         write_run(y + r * stride, w, stream, [&](int64_t j) { return (xr[j] - m[j]) * a[j] + b[j]; });
     }
@@ -598,8 +613,9 @@ inline void run_gradient_affine(const float *dy, const float *x, float *dx, int6
 // dx = a[j] * dy + b[j] * (x - m[j]) + c[j] for each channel j < w of a block.
 inline void block_gradient_affine(const float *dy, const float *x, float *dx, int64_t stride, int64_t rows, int64_t w,
                                   const float *a, const float *b, const float *c, const float *m,
-                                  bool stream = false) {
-    for (int64_t r = 0; r < rows; ++r) {
+                                  bool stream = false, row_order order = row_order::first_to_last) {
+    for (int64_t i = 0; i < rows; ++i) {
+        const int64_t r = row_at(order, rows, i);
         const float *dyr = dy + r * stride, *xr = x + r * stride;
         write_run(dx + r * stride, w, stream,
                   [&](int64_t j) { return a[j] * dyr[j] + b[j] * (xr[j] - m[j]) + c[j]; });
