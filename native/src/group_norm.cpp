@@ -15,7 +15,9 @@
 //    output;
 //  - channels-last: an image is S rows of C channels; an item is one image (or, with fewer images than threads, a
 //    block of whole groups of it) across its S rows, vectorized across channels; the second read hits L2 when the
-//    image fits there, and it goes from the last row back, so that a part of a bigger image still does.
+//    image fits there, and it goes from the last row back, so that a part of a bigger image still does. On several
+//    threads, an image too big for that (split_images) is split instead: each thread sums its share of the image's
+//    rows, the threads' partial sums are added in thread order, and each writes its share's output from its L2.
 // (N, C, 1) runs as channels-last, (N, C, S) with C = 1 as channels-first: same memory either way.
 #include <algorithm>
 #include <cmath>
@@ -74,11 +76,14 @@ void group_norm_forward(const group_norm_problem &problem, const float *src, con
     const shape p = shape_of(problem);
     const int64_t threads = threads_for(p.n * p.c * p.s), n_set = p.set_size();
     // A set's statistics from its sums shifted by k; writes them and returns (mean, rstd).
-    auto finish = [&](int64_t n, int64_t g, double k, shifted_sums sums, double *rstd) {
+    // (`record` false: a split image's thread other than the first, which computes the same statistics)
+    auto finish = [&](int64_t n, int64_t g, double k, shifted_sums sums, double *rstd, bool record = true) {
         const moments m = moments_from(k, sums, n_set);
         const double v = m.m2 / static_cast<double>(n_set);
-        mean[n * p.groups + g] = static_cast<float>(m.mean);
-        var[n * p.groups + g] = static_cast<float>(v);
+        if (record) {
+            mean[n * p.groups + g] = static_cast<float>(m.mean);
+            var[n * p.groups + g] = static_cast<float>(v);
+        }
         *rstd = rstd_of(v, p.eps);
         return m.mean;
     };
@@ -104,6 +109,51 @@ void group_norm_forward(const group_norm_problem &problem, const float *src, con
                 }
             }
         });
+        return;
+    }
+    if (split_images(p.s * p.c, 1, threads)) {
+        // Per thread: the shifts k of all C channels, partial sums s1, s2 in two slots, coefficients m, a, b.
+        const int64_t ds = thread_stride<double>(5 * p.c), fs = thread_stride<float>(3 * p.c);
+        scratch_plan plan;
+        const size_t doubles = plan.add<double>(ds * threads);
+        const size_t floats = plan.add<float>(fs * threads);
+        plan.allocate();
+        double *base = plan.get<double>(doubles);
+        auto s1_of = [&](int64_t t, int64_t slot) { return base + ds * t + p.c * (1 + 2 * slot); };  // s2 follows
+        for_each_split_image(
+            p.n, p.s, threads, stream,
+            [&](int64_t n, int64_t slot, int64_t t, int64_t r0, int64_t r1) {
+                const float *x = src + n * p.s * p.c;
+                double *k = base + ds * t, *s1 = s1_of(t, slot), *s2 = s1 + p.c;
+                for (int64_t j = 0; j < p.c; ++j) {
+                    k[j] = x[j / p.cg * p.cg];  // the group's first value
+                    s1[j] = s2[j] = 0;
+                }
+                block_shifted_sums(x + r0 * p.c, p.c, r1 - r0, p.c, k, s1, s2);
+            },
+            [&](int64_t n, int64_t slot, int64_t nt, int64_t t, int64_t r0, int64_t r1) {
+                const float *x = src + n * p.s * p.c;
+                float *m = plan.get<float>(floats) + fs * t, *a = m + p.c, *b = a + p.c;
+                for (int64_t g = 0; g < p.groups; ++g) {
+                    shifted_sums total{0, 0};
+                    for (int64_t j = g * p.cg; j < (g + 1) * p.cg; ++j) {
+                        for (int64_t i = 0; i < nt; ++i) {
+                            total.s1 += s1_of(i, slot)[j];
+                            total.s2 += s1_of(i, slot)[p.c + j];
+                        }
+                    }
+                    double rstd;
+                    const double mu = finish(n, g, x[g * p.cg], total, &rstd, t == 0);
+                    for (int64_t j = g * p.cg; j < (g + 1) * p.cg; ++j) {
+                        const affine f = fold(mu, rstd, param(gamma, j, 1), param(beta, j, 0));
+                        m[j] = f.m;
+                        a[j] = f.a;
+                        b[j] = f.b;
+                    }
+                }
+                block_affine(x + r0 * p.c, dst + (n * p.s + r0) * p.c, p.c, r1 - r0, p.c, m, a, b, stream,
+                             row_order::last_to_first);
+            });
         return;
     }
     const int64_t gpb = groups_per_block(p, threads);
@@ -153,16 +203,20 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
     const size_t partial = plan.add<double>(want_params ? 2 * p.n * p.c : 0);
     // per thread: a block's (or a channels-first group of sets') means and sums, and its coefficients
     const int64_t sets = p.n * p.groups;
+    const bool split = !p.channels_first && split_images(p.s * p.c, 2, threads);
     const int64_t gpb = p.channels_first ? sets_per_group(sets, n_set, threads) : groups_per_block(p, threads);
-    const int64_t width = gpb * p.cg;
-    const int64_t ds = thread_stride<double>(3 * width), fs = thread_stride<float>(4 * width);
+    const int64_t width = split ? p.c : gpb * p.cg;
+    // per thread: means, sum_dy, sum_dy_u of a block; split images: also partial sum_dy, sum_dy_u in two slots
+    const int64_t ds = thread_stride<double>((split ? 7 : 3) * width), fs = thread_stride<float>(4 * width);
     const size_t doubles = plan.add<double>(ds * threads);
     const size_t floats = plan.add<float>(p.channels_first ? 0 : fs * threads);
     plan.allocate();
     double *shares = plan.get<double>(partial);
     // Coefficients of the set (n, g) from its channels' sums (sum_dy[j], sum_dy_u[j] for its Cg channels from
     // channel c0 = g * Cg): the shared b, c and mean; keeps the per-channel shares for dgamma and dbeta.
-    auto set_gradient = [&](int64_t n, int64_t g, const double *sum_dy, const double *sum_dy_u, double *rstd_out) {
+    // (`record` false: a split image's thread other than the first, which computes the same coefficients)
+    auto set_gradient = [&](int64_t n, int64_t g, const double *sum_dy, const double *sum_dy_u, double *rstd_out,
+                            bool record = true) {
         const double mu = mean[n * p.groups + g], rstd = rstd_of(var[n * p.groups + g], p.eps);
         double total_g = 0, total_gu = 0;
         for (int64_t j = 0; j < p.cg; ++j) {
@@ -170,7 +224,7 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
             const double gamma_c = param(gamma, c, 1);
             total_g += gamma_c * sum_dy[j];
             total_gu += gamma_c * sum_dy_u[j];
-            if (want_params) {
+            if (want_params && record) {
                 shares[2 * (n * p.c + c)] = rstd * sum_dy_u[j];
                 shares[2 * (n * p.c + c) + 1] = sum_dy[j];
             }
@@ -208,6 +262,45 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
                 }
             }
         });
+    } else if (split) {
+        double *base = plan.get<double>(doubles);
+        auto partial_of = [&](int64_t t, int64_t slot) { return base + ds * t + p.c * (3 + 2 * slot); };  // dy_u follows
+        for_each_split_image(
+            p.n, p.s, threads, stream,
+            [&](int64_t n, int64_t slot, int64_t t, int64_t r0, int64_t r1) {
+                const int64_t offset = (n * p.s + r0) * p.c;
+                double *mu = base + ds * t, *sum_dy = partial_of(t, slot), *sum_dy_u = sum_dy + p.c;
+                for (int64_t j = 0; j < p.c; ++j) {
+                    mu[j] = mean[n * p.groups + j / p.cg];
+                    sum_dy[j] = sum_dy_u[j] = 0;
+                }
+                block_gradient_sums(src + offset, diff_dst + offset, p.c, r1 - r0, p.c, mu, sum_dy, sum_dy_u);
+            },
+            [&](int64_t n, int64_t slot, int64_t nt, int64_t t, int64_t r0, int64_t r1) {
+                const int64_t offset = (n * p.s + r0) * p.c;
+                double *sum_dy = base + ds * t + p.c, *sum_dy_u = sum_dy + p.c;  // the totals over the threads
+                float *a = plan.get<float>(floats) + fs * t, *b = a + p.c, *c = b + p.c, *m = c + p.c;
+                for (int64_t j = 0; j < p.c; ++j) {
+                    sum_dy[j] = sum_dy_u[j] = 0;
+                    for (int64_t i = 0; i < nt; ++i) {
+                        sum_dy[j] += partial_of(i, slot)[j];
+                        sum_dy_u[j] += partial_of(i, slot)[p.c + j];
+                    }
+                }
+                for (int64_t g = 0; g < p.groups; ++g) {
+                    const int64_t j0 = g * p.cg;
+                    double rstd;
+                    const gradient_affine k = set_gradient(n, g, sum_dy + j0, sum_dy_u + j0, &rstd, t == 0);
+                    for (int64_t j = j0; j < j0 + p.cg; ++j) {
+                        a[j] = static_cast<float>(param(gamma, j, 1) * rstd);
+                        b[j] = k.b;
+                        c[j] = k.c;
+                        m[j] = k.m;
+                    }
+                }
+                block_gradient_affine(diff_dst + offset, src + offset, diff_src + offset, p.c, r1 - r0, p.c, a, b, c,
+                                      m, stream, row_order::last_to_first);
+            });
     } else {
         for_each_block(p, gpb, threads, stream, [&](int64_t n, int64_t g0, int64_t gb) {
             const int64_t t = omp_get_thread_num(), w = gb * p.cg, c0 = g0 * p.cg;

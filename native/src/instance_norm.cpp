@@ -13,7 +13,8 @@
 // Work items (run in parallel): NCHW, up to kSetsPerGroup (n, c) planes of S contiguous values each; NHWC, whole
 // rows of channels of one image across its S positions, vectorized across the channels. Either way an item reads its
 // sets once for the statistics and once more to write y or dx, the second read hitting L1/L2 when the item fits
-// there.
+// there. NHWC images too big for that on several threads are split by rows between the threads instead, by the
+// group-norm kernel (split_by_rows).
 #include <algorithm>
 #include <cmath>
 
@@ -75,10 +76,21 @@ double given_rstd(const set_statistics &stats, int64_t n, int64_t c, double eps)
     return 1 / std::sqrt(static_cast<double>(stats.var[n * stats.n_stride + c]) + eps);
 }
 
+// Whether an NHWC problem's images are split by rows between the threads (split_images in set_primitives.h): then
+// the group-norm kernel runs it, as group norm with one channel per group (the same sets and formulas).
+bool split_by_rows(const instance_norm_problem &p, int64_t inputs) {
+    return p.layout == NK_LAYOUT_CHANNELS_LAST && p.c > 1 && p.s > 1 &&
+           split_images(p.s * p.c, inputs, threads_for(p.n * p.c * p.s));
+}
+
 }  // namespace
 
 void instance_norm_forward_training(const instance_norm_problem &p, const float *src, const float *gamma,
                                     const float *beta, float *dst, float *mean, float *var) {
+    if (split_by_rows(p, 1)) {
+        group_norm_forward({p, p.c}, src, gamma, beta, dst, mean, var);
+        return;
+    }
     const bool stream = streams(p);
     // A set's statistics from its shifted sums (shifted by its first value); writes them, returns y's coefficients.
     auto finish = [&](int64_t n, int64_t c, double k, shifted_sums sums) {
@@ -158,6 +170,10 @@ void instance_norm_forward_inference(const instance_norm_problem &p, const float
 void instance_norm_backward(const instance_norm_problem &p, const float *src, const float *diff_dst,
                             const float *gamma, const set_statistics &stats, bool constant_stats, float *diff_src,
                             float *diff_gamma, float *diff_beta, double *partials) {
+    if (!constant_stats && stats.n_stride == p.c && split_by_rows(p, 2)) {
+        group_norm_backward({p, p.c}, src, diff_dst, gamma, stats.mean, stats.var, diff_src, diff_gamma, diff_beta);
+        return;
+    }
     const bool stream = streams(p);
     const bool want_params = diff_gamma != nullptr || diff_beta != nullptr;
     // The training gradient needs each set's sums; with constant statistics only dgamma/dbeta do.
