@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
-#include <memory>
 #include <new>
 
 #include "kernel_table.h"
@@ -88,12 +87,9 @@ nk_status_t instance_norm_backward(const float *src, const float *diff_dst, cons
     if (empty) return NK_SUCCESS;
     if (!all_given({src, diff_dst, mean, var, diff_src})) return NK_INVALID_ARGUMENTS;
     return guarded([&] {
-        // per-(n, c) shares of dgamma and dbeta, summed over n in a fixed order at the end
-        std::unique_ptr<double[]> partials;
-        if (diff_gamma || diff_beta) partials.reset(new double[2 * static_cast<size_t>(n * c)]);
         const nk::set_statistics stats{mean, var, running_stats ? 0 : c};
         table().instance_norm_backward({n, c, s, layout, eps}, src, diff_dst, gamma, stats, running_stats, diff_src,
-                                       diff_gamma, diff_beta, partials.get());
+                                       diff_gamma, diff_beta);
     });
 }
 

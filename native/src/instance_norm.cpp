@@ -21,6 +21,7 @@
 #include <omp.h>
 
 #include "kernels.h"
+#include "scratch.h"
 #include "set_primitives.h"
 
 namespace nk {
@@ -169,13 +170,18 @@ void instance_norm_forward_inference(const instance_norm_problem &p, const float
 
 void instance_norm_backward(const instance_norm_problem &p, const float *src, const float *diff_dst,
                             const float *gamma, const set_statistics &stats, bool constant_stats, float *diff_src,
-                            float *diff_gamma, float *diff_beta, double *partials) {
+                            float *diff_gamma, float *diff_beta) {
     if (!constant_stats && stats.n_stride == p.c && split_by_rows(p, 2)) {
         group_norm_backward({p, p.c}, src, diff_dst, gamma, stats.mean, stats.var, diff_src, diff_gamma, diff_beta);
         return;
     }
     const bool stream = streams(p);
     const bool want_params = diff_gamma != nullptr || diff_beta != nullptr;
+    // per-(n, c) shares of dgamma and dbeta, summed over n in a fixed order at the end
+    scratch_plan plan;
+    const size_t shares = plan.add<double>(want_params ? 2 * p.n * p.c : 0);
+    plan.allocate();
+    double *partials = plan.get<double>(shares);
     // The training gradient needs each set's sums; with constant statistics only dgamma/dbeta do.
     const bool need_sums = !constant_stats || want_params;
     // One set's dx = a * dy + b * (x - mean) + c from its sums (b = c = 0 with constant statistics, where dx is

@@ -63,10 +63,10 @@ struct kernel_table {
     void (*instance_norm_forward_inference)(const instance_norm_problem &p, const float *src, const float *gamma,
                                             const float *beta, const set_statistics &stats, float *dst);
     // With constant_stats, diff_src = diff_dst * gamma * rstd (evaluation mode); otherwise the training gradient.
-    // diff_gamma/diff_beta may be null; when either is not, `partials` holds 2 * N * C doubles of scratch.
+    // diff_gamma/diff_beta may be null.
     void (*instance_norm_backward)(const instance_norm_problem &p, const float *src, const float *diff_dst,
                                    const float *gamma, const set_statistics &stats, bool constant_stats,
-                                   float *diff_src, float *diff_gamma, float *diff_beta, double *partials);
+                                   float *diff_src, float *diff_gamma, float *diff_beta);
 
     void (*batch_norm_forward_training)(const batch_norm_problem &p, const float *src, const float *gamma,
                                         const float *beta, float *dst, float *mean, float *var);

@@ -22,7 +22,7 @@ void instance_norm_forward_inference(const instance_norm_problem &p, const float
                                      const float *beta, const set_statistics &stats, float *dst);
 void instance_norm_backward(const instance_norm_problem &p, const float *src, const float *diff_dst,
                             const float *gamma, const set_statistics &stats, bool constant_stats, float *diff_src,
-                            float *diff_gamma, float *diff_beta, double *partials);
+                            float *diff_gamma, float *diff_beta);
 
 void batch_norm_forward_training(const batch_norm_problem &p, const float *src, const float *gamma,
                                  const float *beta, float *dst, float *mean, float *var);
