@@ -22,7 +22,7 @@ import java.util.List;
  * 17-24 us (Xeon VM, a quarter of a batch-2 training step). The flush is a second pass after the update, so that the
  * update loop stays vectorized and a value is subnormal for one step only: 57 us in that state, 34 us with no
  * subnormal values. The update itself is unchanged, so the weights are bitwise those of the plain update (SgdTest);
- * only buf differs, by less than 2^-126, and a later nonzero gradient g (of normal size) makes buf = g either way.
+ * only buf differs, by less than 2^-126, and a later gradient g far above 2^-126 makes buf = g either way.
  * The sweep (`train --sweep`, 1 and 2 threads) gave the same accuracies and final losses to the last digit.
  */
 public final class Sgd {
