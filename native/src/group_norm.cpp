@@ -69,6 +69,16 @@ void for_each_block(const shape &p, int64_t gpb, int64_t threads, bool stream, I
 // The parameter of channel c, or `fallback` without parameters.
 inline double param(const float *v, int64_t c, double fallback) { return v ? v[c] : fallback; }
 
+// A split image's totals (for_each_split_image): out[j] = the sum over threads i < nt of part[i * stride + j], for
+// j < count, added in thread order.
+void add_thread_partials(const double *part, int64_t stride, int64_t nt, int64_t count, double *out) {
+    for (int64_t j = 0; j < count; ++j) {
+        double total = 0;
+        for (int64_t i = 0; i < nt; ++i) total += part[i * stride + j];
+        out[j] = total;
+    }
+}
+
 }  // namespace
 
 void group_norm_forward(const group_norm_problem &problem, const float *src, const float *gamma, const float *beta,
@@ -77,7 +87,7 @@ void group_norm_forward(const group_norm_problem &problem, const float *src, con
     const int64_t threads = threads_for(p.n * p.c * p.s), n_set = p.set_size();
     // A set's statistics from its sums shifted by k; writes them and returns (mean, rstd).
     // (`record` false: a split image's thread other than the first, which computes the same statistics)
-    auto finish = [&](int64_t n, int64_t g, double k, shifted_sums sums, double *rstd, bool record = true) {
+    auto finish = [&](int64_t n, int64_t g, double k, shifted_sums sums, double *rstd, bool record) {
         const moments m = moments_from(k, sums, n_set);
         const double v = m.m2 / static_cast<double>(n_set);
         if (record) {
@@ -86,6 +96,35 @@ void group_norm_forward(const group_norm_problem &problem, const float *src, con
         }
         *rstd = rstd_of(v, p.eps);
         return m.mean;
+    };
+    // Channels-last: a block of w channels from x (w = gb * Cg, whole groups) gets its shifts k (each group's first
+    // value) and zeroed sums.
+    auto start_block = [&](const float *x, int64_t w, double *k, double *s1, double *s2) {
+        for (int64_t j = 0; j < w; ++j) {
+            k[j] = x[j / p.cg * p.cg];
+            s1[j] = s2[j] = 0;
+        }
+    };
+    // ... and, from its channels' sums, the statistics of its gb groups from g0 of image n and its coefficients m, a,
+    // b.
+    auto block_coefficients = [&](int64_t n, int64_t g0, int64_t gb, const double *k, const double *s1,
+                                  const double *s2, float *m, float *a, float *b, bool record) {
+        const int64_t c0 = g0 * p.cg;
+        for (int64_t gi = 0; gi < gb; ++gi) {
+            shifted_sums total{0, 0};
+            for (int64_t j = gi * p.cg; j < (gi + 1) * p.cg; ++j) {
+                total.s1 += s1[j];
+                total.s2 += s2[j];
+            }
+            double rstd;
+            const double mu = finish(n, g0 + gi, k[gi * p.cg], total, &rstd, record);
+            for (int64_t j = gi * p.cg; j < (gi + 1) * p.cg; ++j) {
+                const affine f = fold(mu, rstd, param(gamma, c0 + j, 1), param(beta, c0 + j, 0));
+                m[j] = f.m;
+                a[j] = f.a;
+                b[j] = f.b;
+            }
+        }
     };
     const bool stream = stream_output(p.n * p.c * p.s, p.channels_first ? p.s : p.c);
     if (p.channels_first) {
@@ -98,7 +137,7 @@ void group_norm_forward(const group_norm_problem &problem, const float *src, con
             }
             for (int64_t i = 0; i < count; ++i) {
                 const int64_t set = first + i;
-                mu[i] = finish(set / p.groups, set % p.groups, src[set * n_set], sums[i], &rstd[i]);
+                mu[i] = finish(set / p.groups, set % p.groups, src[set * n_set], sums[i], &rstd[i], true);
             }
             for (int64_t i = 0; i < count; ++i) {
                 const int64_t set = first + i, g = set % p.groups;
@@ -112,47 +151,31 @@ void group_norm_forward(const group_norm_problem &problem, const float *src, con
         return;
     }
     if (split_images(p.s * p.c, 1, threads)) {
-        // Per thread: the shifts k of all C channels, partial sums s1, s2 in two slots, coefficients m, a, b.
-        const int64_t ds = thread_stride<double>(5 * p.c), fs = thread_stride<float>(3 * p.c);
+        // Per thread: shifts, totals and partial sums of all C channels (7 C doubles), coefficients m, a, b.
+        const int64_t ds = thread_stride<double>(7 * p.c), fs = thread_stride<float>(3 * p.c);
         scratch_plan plan;
         const size_t doubles = plan.add<double>(ds * threads);
         const size_t floats = plan.add<float>(fs * threads);
         plan.allocate();
         double *base = plan.get<double>(doubles);
-        auto s1_of = [&](int64_t t, int64_t slot) { return base + ds * t + p.c * (1 + 2 * slot); };  // s2 follows
+        // thread t's shifts (C), totals s1, s2 (2 C), then its partials of each slot (s1, then s2)
+        auto partials_of = [&](int64_t t, int64_t slot) { return base + ds * t + p.c * (3 + 2 * slot); };
         for_each_split_image(
             p.n, p.s, threads, stream,
             [&](int64_t n, int64_t slot, int64_t t, int64_t r0, int64_t r1) {
                 const float *x = src + n * p.s * p.c;
-                double *k = base + ds * t, *s1 = s1_of(t, slot), *s2 = s1 + p.c;
-                for (int64_t j = 0; j < p.c; ++j) {
-                    k[j] = x[j / p.cg * p.cg];  // the group's first value
-                    s1[j] = s2[j] = 0;
-                }
-                block_shifted_sums(x + r0 * p.c, p.c, r1 - r0, p.c, k, s1, s2);
+                double *s1 = partials_of(t, slot), *s2 = s1 + p.c;
+                start_block(x, p.c, base + ds * t, s1, s2);
+                block_shifted_sums(x + r0 * p.c, p.c, r1 - r0, p.c, base + ds * t, s1, s2);
             },
             [&](int64_t n, int64_t slot, int64_t nt, int64_t t, int64_t r0, int64_t r1) {
-                const float *x = src + n * p.s * p.c;
+                const double *k = base + ds * t;
+                double *s1 = base + ds * t + p.c;
                 float *m = plan.get<float>(floats) + fs * t, *a = m + p.c, *b = a + p.c;
-                for (int64_t g = 0; g < p.groups; ++g) {
-                    shifted_sums total{0, 0};
-                    for (int64_t j = g * p.cg; j < (g + 1) * p.cg; ++j) {
-                        for (int64_t i = 0; i < nt; ++i) {
-                            total.s1 += s1_of(i, slot)[j];
-                            total.s2 += s1_of(i, slot)[p.c + j];
-                        }
-                    }
-                    double rstd;
-                    const double mu = finish(n, g, x[g * p.cg], total, &rstd, t == 0);
-                    for (int64_t j = g * p.cg; j < (g + 1) * p.cg; ++j) {
-                        const affine f = fold(mu, rstd, param(gamma, j, 1), param(beta, j, 0));
-                        m[j] = f.m;
-                        a[j] = f.a;
-                        b[j] = f.b;
-                    }
-                }
-                block_affine(x + r0 * p.c, dst + (n * p.s + r0) * p.c, p.c, r1 - r0, p.c, m, a, b, stream,
-                             row_order::last_to_first);
+                add_thread_partials(partials_of(0, slot), ds, nt, 2 * p.c, s1);
+                block_coefficients(n, 0, p.groups, k, s1, s1 + p.c, m, a, b, t == 0);
+                block_affine(src + (n * p.s + r0) * p.c, dst + (n * p.s + r0) * p.c, p.c, r1 - r0, p.c, m, a, b,
+                             stream, row_order::last_to_first);
             });
         return;
     }
@@ -168,26 +191,9 @@ void group_norm_forward(const group_norm_problem &problem, const float *src, con
         double *k = plan.get<double>(doubles) + ds * t, *s1 = k + width, *s2 = s1 + width;
         float *m = plan.get<float>(floats) + fs * t, *a = m + width, *b = a + width;
         const float *x = src + n * p.s * p.c + c0;
-        for (int64_t j = 0; j < w; ++j) {
-            k[j] = x[j / p.cg * p.cg];  // the group's first value
-            s1[j] = s2[j] = 0;
-        }
+        start_block(x, w, k, s1, s2);
         block_shifted_sums(x, p.c, p.s, w, k, s1, s2);
-        for (int64_t gi = 0; gi < gb; ++gi) {
-            shifted_sums total{0, 0};
-            for (int64_t j = gi * p.cg; j < (gi + 1) * p.cg; ++j) {
-                total.s1 += s1[j];
-                total.s2 += s2[j];
-            }
-            double rstd;
-            const double mu = finish(n, g0 + gi, k[gi * p.cg], total, &rstd);
-            for (int64_t j = gi * p.cg; j < (gi + 1) * p.cg; ++j) {
-                const affine f = fold(mu, rstd, param(gamma, c0 + j, 1), param(beta, c0 + j, 0));
-                m[j] = f.m;
-                a[j] = f.a;
-                b[j] = f.b;
-            }
-        }
+        block_coefficients(n, g0, gb, k, s1, s2, m, a, b, true);
         block_affine(x, dst + n * p.s * p.c + c0, p.c, p.s, w, m, a, b, stream, row_order::last_to_first);
     });
 }
@@ -216,7 +222,7 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
     // channel c0 = g * Cg): the shared b, c and mean; keeps the per-channel shares for dgamma and dbeta.
     // (`record` false: a split image's thread other than the first, which computes the same coefficients)
     auto set_gradient = [&](int64_t n, int64_t g, const double *sum_dy, const double *sum_dy_u, double *rstd_out,
-                            bool record = true) {
+                            bool record) {
         const double mu = mean[n * p.groups + g], rstd = rstd_of(var[n * p.groups + g], p.eps);
         double total_g = 0, total_gu = 0;
         for (int64_t j = 0; j < p.cg; ++j) {
@@ -231,6 +237,29 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
         }
         *rstd_out = n_set == 1 ? 0.0 : rstd;  // a set of one value has dx = 0 (see training_gradient)
         return training_gradient(1.0, mu, rstd, total_g, total_gu, n_set);
+    };
+    // Channels-last: a block of w channels (whole groups from g0) of image n gets its means and zeroed sums ...
+    auto start_block = [&](int64_t n, int64_t g0, int64_t w, double *mu, double *sum_dy, double *sum_dy_u) {
+        for (int64_t j = 0; j < w; ++j) {
+            mu[j] = mean[n * p.groups + g0 + j / p.cg];
+            sum_dy[j] = sum_dy_u[j] = 0;
+        }
+    };
+    // ... and, from its channels' sums, the coefficients a, b, c, m of its gb groups.
+    auto block_coefficients = [&](int64_t n, int64_t g0, int64_t gb, const double *sum_dy, const double *sum_dy_u,
+                                  float *a, float *b, float *c, float *m, bool record) {
+        const int64_t c0 = g0 * p.cg;
+        for (int64_t gi = 0; gi < gb; ++gi) {
+            const int64_t j0 = gi * p.cg;
+            double rstd;
+            const gradient_affine k = set_gradient(n, g0 + gi, sum_dy + j0, sum_dy_u + j0, &rstd, record);
+            for (int64_t j = j0; j < j0 + p.cg; ++j) {
+                a[j] = static_cast<float>(param(gamma, c0 + j, 1) * rstd);
+                b[j] = k.b;
+                c[j] = k.c;
+                m[j] = k.m;
+            }
+        }
     };
     const bool stream = stream_output(p.n * p.c * p.s, p.channels_first ? p.s : p.c);
     if (p.channels_first) {
@@ -251,7 +280,8 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
             }
             for (int64_t i = 0; i < count; ++i) {
                 const int64_t set = first + i;
-                k[i] = set_gradient(set / p.groups, set % p.groups, sum_dy + i * p.cg, sum_dy_u + i * p.cg, &rstd[i]);
+                k[i] = set_gradient(set / p.groups, set % p.groups, sum_dy + i * p.cg, sum_dy_u + i * p.cg, &rstd[i],
+                                    true);
             }
             for (int64_t i = 0; i < count; ++i) {
                 const int64_t set = first + i, g = set % p.groups;
@@ -264,40 +294,22 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
         });
     } else if (split) {
         double *base = plan.get<double>(doubles);
-        auto partial_of = [&](int64_t t, int64_t slot) { return base + ds * t + p.c * (3 + 2 * slot); };  // dy_u follows
+        // thread t's means (C), totals sum_dy, sum_dy_u (2 C), then its partials of each slot (sum_dy, then sum_dy_u)
+        auto partials_of = [&](int64_t t, int64_t slot) { return base + ds * t + p.c * (3 + 2 * slot); };
         for_each_split_image(
             p.n, p.s, threads, stream,
             [&](int64_t n, int64_t slot, int64_t t, int64_t r0, int64_t r1) {
                 const int64_t offset = (n * p.s + r0) * p.c;
-                double *mu = base + ds * t, *sum_dy = partial_of(t, slot), *sum_dy_u = sum_dy + p.c;
-                for (int64_t j = 0; j < p.c; ++j) {
-                    mu[j] = mean[n * p.groups + j / p.cg];
-                    sum_dy[j] = sum_dy_u[j] = 0;
-                }
+                double *mu = base + ds * t, *sum_dy = partials_of(t, slot), *sum_dy_u = sum_dy + p.c;
+                start_block(n, 0, p.c, mu, sum_dy, sum_dy_u);
                 block_gradient_sums(src + offset, diff_dst + offset, p.c, r1 - r0, p.c, mu, sum_dy, sum_dy_u);
             },
             [&](int64_t n, int64_t slot, int64_t nt, int64_t t, int64_t r0, int64_t r1) {
                 const int64_t offset = (n * p.s + r0) * p.c;
-                double *sum_dy = base + ds * t + p.c, *sum_dy_u = sum_dy + p.c;  // the totals over the threads
+                double *sum_dy = base + ds * t + p.c;
                 float *a = plan.get<float>(floats) + fs * t, *b = a + p.c, *c = b + p.c, *m = c + p.c;
-                for (int64_t j = 0; j < p.c; ++j) {
-                    sum_dy[j] = sum_dy_u[j] = 0;
-                    for (int64_t i = 0; i < nt; ++i) {
-                        sum_dy[j] += partial_of(i, slot)[j];
-                        sum_dy_u[j] += partial_of(i, slot)[p.c + j];
-                    }
-                }
-                for (int64_t g = 0; g < p.groups; ++g) {
-                    const int64_t j0 = g * p.cg;
-                    double rstd;
-                    const gradient_affine k = set_gradient(n, g, sum_dy + j0, sum_dy_u + j0, &rstd, t == 0);
-                    for (int64_t j = j0; j < j0 + p.cg; ++j) {
-                        a[j] = static_cast<float>(param(gamma, j, 1) * rstd);
-                        b[j] = k.b;
-                        c[j] = k.c;
-                        m[j] = k.m;
-                    }
-                }
+                add_thread_partials(partials_of(0, slot), ds, nt, 2 * p.c, sum_dy);
+                block_coefficients(n, 0, p.groups, sum_dy, sum_dy + p.c, a, b, c, m, t == 0);
                 block_gradient_affine(diff_dst + offset, src + offset, diff_src + offset, p.c, r1 - r0, p.c, a, b, c,
                                       m, stream, row_order::last_to_first);
             });
@@ -307,22 +319,9 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
             double *mu = plan.get<double>(doubles) + ds * t, *sum_dy = mu + width, *sum_dy_u = sum_dy + width;
             float *a = plan.get<float>(floats) + fs * t, *b = a + width, *c = b + width, *m = c + width;
             const int64_t offset = n * p.s * p.c + c0;
-            for (int64_t j = 0; j < w; ++j) {
-                mu[j] = mean[n * p.groups + g0 + j / p.cg];
-                sum_dy[j] = sum_dy_u[j] = 0;
-            }
+            start_block(n, g0, w, mu, sum_dy, sum_dy_u);
             block_gradient_sums(src + offset, diff_dst + offset, p.c, p.s, w, mu, sum_dy, sum_dy_u);
-            for (int64_t gi = 0; gi < gb; ++gi) {
-                const int64_t j0 = gi * p.cg;
-                double rstd;
-                const gradient_affine k = set_gradient(n, g0 + gi, sum_dy + j0, sum_dy_u + j0, &rstd);
-                for (int64_t j = j0; j < j0 + p.cg; ++j) {
-                    a[j] = static_cast<float>(param(gamma, c0 + j, 1) * rstd);
-                    b[j] = k.b;
-                    c[j] = k.c;
-                    m[j] = k.m;
-                }
-            }
+            block_coefficients(n, g0, gb, sum_dy, sum_dy_u, a, b, c, m, true);
             block_gradient_affine(diff_dst + offset, src + offset, diff_src + offset, p.c, p.s, w, a, b, c, m, stream,
                                   row_order::last_to_first);
         });
