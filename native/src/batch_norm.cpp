@@ -298,7 +298,7 @@ void run_pass(const ncs_problem &p, Pass pass) {
     const size_t centers = plan.add<double>(p.c);
     const size_t partial_sums = plan.add<sums2>(partition == BY_PLANE && sums ? p.n * p.c : 0);
     const size_t partial_doubles =
-        plan.add<double>(partition == BY_ROW_SWEEP && sums ? thread_stride<double>(2 * p.c) * threads : 0);
+        plan.add_thread_slices<double>(partition == BY_ROW_SWEEP && sums ? 2 * p.c : 0, threads);
     const size_t coefficient_structs = plan.add<coefficients>(partition == BY_PLANE ? p.c : 0);
     const size_t coefficient_floats = plan.add<float>(partition == BY_ROW_SWEEP ? 4 * p.c : 0);
     plan.allocate();
