@@ -154,8 +154,8 @@ void group_norm_forward(const group_norm_problem &problem, const float *src, con
         // Per thread: shifts, totals and partial sums of all C channels (7 C doubles), coefficients m, a, b.
         const int64_t ds = thread_stride<double>(7 * p.c), fs = thread_stride<float>(3 * p.c);
         scratch_plan plan;
-        const size_t doubles = plan.add<double>(ds * threads);
-        const size_t floats = plan.add<float>(fs * threads);
+        const size_t doubles = plan.add_thread_slices<double>(7 * p.c, threads);
+        const size_t floats = plan.add_thread_slices<float>(3 * p.c, threads);
         plan.allocate();
         double *base = plan.get<double>(doubles);
         // thread t's shifts (C), totals s1, s2 (2 C), then its partials of each slot (s1, then s2)
@@ -183,8 +183,8 @@ void group_norm_forward(const group_norm_problem &problem, const float *src, con
     // Per block: shifts, sums and coefficients of up to gpb * Cg channels.
     const int64_t width = gpb * p.cg, ds = thread_stride<double>(3 * width), fs = thread_stride<float>(3 * width);
     scratch_plan plan;
-    const size_t doubles = plan.add<double>(ds * threads);
-    const size_t floats = plan.add<float>(fs * threads);
+    const size_t doubles = plan.add_thread_slices<double>(3 * width, threads);
+    const size_t floats = plan.add_thread_slices<float>(3 * width, threads);
     plan.allocate();
     for_each_block(p, gpb, threads, stream, [&](int64_t n, int64_t g0, int64_t gb) {
         const int64_t t = omp_get_thread_num(), w = gb * p.cg, c0 = g0 * p.cg;
@@ -214,8 +214,8 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
     const int64_t width = split ? p.c : gpb * p.cg;
     // per thread: means, sum_dy, sum_dy_u of a block; split images: also partial sum_dy, sum_dy_u in two slots
     const int64_t ds = thread_stride<double>((split ? 7 : 3) * width), fs = thread_stride<float>(4 * width);
-    const size_t doubles = plan.add<double>(ds * threads);
-    const size_t floats = plan.add<float>(p.channels_first ? 0 : fs * threads);
+    const size_t doubles = plan.add_thread_slices<double>((split ? 7 : 3) * width, threads);
+    const size_t floats = plan.add_thread_slices<float>(p.channels_first ? 0 : 4 * width, threads);
     plan.allocate();
     double *shares = plan.get<double>(partial);
     // Coefficients of the set (n, g) from its channels' sums (sum_dy[j], sum_dy_u[j] for its Cg channels from

@@ -289,12 +289,12 @@ void sum_parts(const double *parts, int64_t stride, int64_t count, int64_t n, fl
     for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(sums[i]);
 }
 
-// Floats of parameter tiles a pass needs: two per thread of a chunk's length for chunks, two of a whole row for
+// Plans the parameter tiles a pass needs: two per thread of a chunk's length for chunks, two of a whole row for
 // whole permuted rows (gamma and beta; in the backward, later the dgamma and dbeta sums), none for rows in logical
 // order.
-int64_t tile_floats(const shape &p, bool chunked, const chunking &ch, int64_t threads) {
-    if (chunked) return thread_stride<float>(2 * ch.length) * threads;
-    return p.map == mapping::permuted_rows ? 2 * p.d : 0;
+size_t add_tiles(scratch_plan &plan, const shape &p, bool chunked, const chunking &ch, int64_t threads) {
+    if (chunked) return plan.add_thread_slices<float>(2 * ch.length, threads);
+    return plan.add<float>(p.map == mapping::permuted_rows ? 2 * p.d : 0);
 }
 
 // Per-thread working memory of the chunked passes: two parameter tiles and two double accumulators per chunk, each
@@ -616,8 +616,8 @@ void layer_norm_forward(const layer_norm_problem &problem, const float *src, con
     scratch_plan plan;
     if (p.map == mapping::columns) {
         const int64_t w = columns_block_width(p, threads);
-        const size_t doubles = plan.add<double>(thread_stride<double>(3 * w) * threads);
-        const size_t floats = plan.add<float>(thread_stride<float>(3 * w) * threads);
+        const size_t doubles = plan.add_thread_slices<double>(3 * w, threads);
+        const size_t floats = plan.add_thread_slices<float>(3 * w, threads);
         plan.allocate();
         columns_forward(p, threads, src, gamma, beta, dst, mean, var, plan.get<double>(doubles),
                         plan.get<float>(floats), w);
@@ -627,7 +627,7 @@ void layer_norm_forward(const layer_norm_problem &problem, const float *src, con
     const chunking ch = chunks_of(p);
     const size_t sums = plan.add<shifted_sums>(chunked ? p.rows * ch.count : 0);
     const size_t coefficients = plan.add<affine>(chunked ? p.rows : 0);
-    const size_t tiles = plan.add<float>(tile_floats(p, chunked, ch, threads));
+    const size_t tiles = add_tiles(plan, p, chunked, ch, threads);
     plan.allocate();
     rows_forward(p, threads, src, gamma, beta, dst, mean, var, plan.get<shifted_sums>(sums),
                  plan.get<affine>(coefficients), {plan.get<float>(tiles), nullptr, ch.length});
@@ -642,8 +642,8 @@ void layer_norm_backward(const layer_norm_problem &problem, const float *src, co
     scratch_plan plan;
     if (p.map == mapping::columns) {
         const int64_t w = columns_block_width(p, threads);
-        const size_t doubles = plan.add<double>(thread_stride<double>(4 * w) * threads);
-        const size_t floats = plan.add<float>(thread_stride<float>(4 * w) * threads);
+        const size_t doubles = plan.add_thread_slices<double>(4 * w, threads);
+        const size_t floats = plan.add_thread_slices<float>(4 * w, threads);
         const size_t panel_params = plan.add<double>(want_params ? 2 * p.d * p.n * p.panel_sets : 0);
         plan.allocate();
         columns_backward(p, threads, src, diff_dst, gamma, mean, var, diff_src, diff_gamma, diff_beta,
@@ -652,12 +652,12 @@ void layer_norm_backward(const layer_norm_problem &problem, const float *src, co
     }
     const bool chunked = !whole_rows(p, threads, 2, want_params);
     const chunking ch = chunks_of(p);
-    const size_t partial = plan.add<double>(!chunked && want_params ? thread_stride<double>(2 * p.d) * threads : 0);
+    const size_t partial = plan.add_thread_slices<double>(!chunked && want_params ? 2 * p.d : 0, threads);
     const size_t sums = plan.add<gradient_sums>(chunked ? p.rows * ch.count : 0);
     const size_t coefficients = plan.add<gradient_affine>(chunked ? p.rows : 0);
     const size_t rstd = plan.add<double>(chunked ? p.rows : 0);
-    const size_t tiles = plan.add<float>(tile_floats(p, chunked, ch, threads));
-    const size_t params = plan.add<double>(chunked && want_params ? thread_stride<double>(2 * ch.length) * threads : 0);
+    const size_t tiles = add_tiles(plan, p, chunked, ch, threads);
+    const size_t params = plan.add_thread_slices<double>(chunked && want_params ? 2 * ch.length : 0, threads);
     plan.allocate();
     const rows_backward_args r{mean, var, diff_gamma, diff_beta, plan.get<double>(partial),
                                plan.get<gradient_sums>(sums), plan.get<gradient_affine>(coefficients),

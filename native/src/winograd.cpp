@@ -308,12 +308,12 @@ void for_each_block_of_thread(int64_t tiles, Block block) {
 }
 
 // Floats of one thread's working memory in tiled_convolution.
-int64_t tiled_work(const tiling &t) { return thread_stride<float>(16 * kTileBlock * (t.ci + t.co) + t.ci + t.co); }
+int64_t tiled_work(const tiling &t) { return 16 * kTileBlock * (t.ci + t.co) + t.ci + t.co; }
 
 // y (channels-last, maybe a scratch buffer) = the convolution of x with U, plus bias, for the tiling t; `work` holds
-// tiled_work(t) floats per thread of omp_get_max_threads().
+// tiled_work(t) floats per thread of omp_get_max_threads(), thread_stride() apart.
 void tiled_convolution(const tiling &t, const float *x, const float *u, const float *bias, float *y, float *work) {
-    const int64_t threads = omp_get_max_threads(), tiles = t.tiles(), per_thread = tiled_work(t);
+    const int64_t threads = omp_get_max_threads(), tiles = t.tiles(), per_thread = thread_stride<float>(tiled_work(t));
     parallel_region(threads, [&] {
         const int64_t me = omp_get_thread_num();
         float *v = work + me * per_thread, *m = v + 16 * kTileBlock * t.ci;
@@ -344,7 +344,8 @@ void winograd_forward(const winograd_problem &p, const float *src, const float *
     const size_t u = plan.add<float>(16 * t.ci * t.co);
     const size_t in = plan.add<float>(channels_first ? in_size : 0);
     const size_t out = plan.add<float>(channels_first ? out_size : 0);
-    const size_t work = plan.add<float>(tiled_work(t) * omp_get_max_threads());  // one plan: scratch is per thread
+    // one plan: scratch is per thread
+    const size_t work = plan.add_thread_slices<float>(tiled_work(t), omp_get_max_threads());
     plan.allocate();
     weight_transform(weight, t.ci, t.co, backward_data, plan.get<float>(u));
     const float *x = channels_last_input(src, t.n, t.ci, t.ih * t.iw, p.layout, plan.get<float>(in));
@@ -359,11 +360,12 @@ void winograd_backward_weights(const winograd_problem &p, const float *src, cons
     const tiling t{p.n, p.h, p.w, p.c, oh, ow, p.o, p.pad_h, p.pad_w};
     const bool channels_first = p.layout == NK_LAYOUT_CHANNELS_FIRST;
     const int64_t threads = omp_get_max_threads(), tiles = t.tiles(), du_size = 16 * t.ci * t.co;
-    const int64_t per_thread = thread_stride<float>(16 * kTileBlock * (t.ci + t.co) + t.ci + t.co + du_size);
+    const int64_t per_thread_floats = 16 * kTileBlock * (t.ci + t.co) + t.ci + t.co + du_size;
+    const int64_t per_thread = thread_stride<float>(per_thread_floats);
     scratch_plan plan;
     const size_t in = plan.add<float>(channels_first ? t.n * t.ih * t.iw * t.ci : 0);
     const size_t grad = plan.add<float>(channels_first ? t.n * oh * ow * t.co : 0);
-    const size_t work = plan.add<float>(per_thread * threads);
+    const size_t work = plan.add_thread_slices<float>(per_thread_floats, threads);
     const size_t bias_sums = plan.add<double>(diff_bias ? t.co : 0);
     plan.allocate();
     const float *x = channels_last_input(src, t.n, t.ci, t.ih * t.iw, p.layout, plan.get<float>(in));
