@@ -152,10 +152,10 @@ void group_norm_forward(const group_norm_problem &problem, const float *src, con
     }
     if (split_images(p.s * p.c, 1, threads)) {
         // Per thread: shifts, totals and partial sums of all C channels (7 C doubles), coefficients m, a, b.
-        const int64_t ds = thread_stride<double>(7 * p.c), fs = thread_stride<float>(3 * p.c);
+        const int64_t dn = 7 * p.c, fn = 3 * p.c, ds = thread_stride<double>(dn), fs = thread_stride<float>(fn);
         scratch_plan plan;
-        const size_t doubles = plan.add_thread_slices<double>(7 * p.c, threads);
-        const size_t floats = plan.add_thread_slices<float>(3 * p.c, threads);
+        const size_t doubles = plan.add_thread_slices<double>(dn, threads);
+        const size_t floats = plan.add_thread_slices<float>(fn, threads);
         plan.allocate();
         double *base = plan.get<double>(doubles);
         // thread t's shifts (C), totals s1, s2 (2 C), then its partials of each slot (s1, then s2)
@@ -213,9 +213,10 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
     const int64_t gpb = p.channels_first ? sets_per_group(sets, n_set, threads) : groups_per_block(p, threads);
     const int64_t width = split ? p.c : gpb * p.cg;
     // per thread: means, sum_dy, sum_dy_u of a block; split images: also partial sum_dy, sum_dy_u in two slots
-    const int64_t ds = thread_stride<double>((split ? 7 : 3) * width), fs = thread_stride<float>(4 * width);
-    const size_t doubles = plan.add_thread_slices<double>((split ? 7 : 3) * width, threads);
-    const size_t floats = plan.add_thread_slices<float>(p.channels_first ? 0 : 4 * width, threads);
+    const int64_t dn = (split ? 7 : 3) * width, fn = 4 * width;
+    const int64_t ds = thread_stride<double>(dn), fs = thread_stride<float>(fn);
+    const size_t doubles = plan.add_thread_slices<double>(dn, threads);
+    const size_t floats = plan.add_thread_slices<float>(p.channels_first ? 0 : fn, threads);
     plan.allocate();
     double *shares = plan.get<double>(partial);
     // Coefficients of the set (n, g) from its channels' sums (sum_dy[j], sum_dy_u[j] for its Cg channels from

@@ -360,8 +360,7 @@ void winograd_backward_weights(const winograd_problem &p, const float *src, cons
     const tiling t{p.n, p.h, p.w, p.c, oh, ow, p.o, p.pad_h, p.pad_w};
     const bool channels_first = p.layout == NK_LAYOUT_CHANNELS_FIRST;
     const int64_t threads = omp_get_max_threads(), tiles = t.tiles(), du_size = 16 * t.ci * t.co;
-    const int64_t per_thread_floats = 16 * kTileBlock * (t.ci + t.co) + t.ci + t.co + du_size;
-    const int64_t per_thread = thread_stride<float>(per_thread_floats);
+    const int64_t per_thread_floats = tiled_work(t) + du_size, per_thread = thread_stride<float>(per_thread_floats);
     scratch_plan plan;
     const size_t in = plan.add<float>(channels_first ? t.n * t.ih * t.iw * t.ci : 0);
     const size_t grad = plan.add<float>(channels_first ? t.n * oh * ow * t.co : 0);
