@@ -292,6 +292,21 @@ struct gradient_sums {
     double dy, dy_u, u2;
 };
 
+// One value's share of elementwise parameter gradients (layer norm's gamma and beta, summed over the sets):
+// dgamma += dy * (x - mean) * rstd, dbeta += dy.
+inline void add_parameter_share(float dy, float x, double mean, double rstd, double &dgamma, double &dbeta) {
+    const double g = dy;
+    dgamma += g * (static_cast<double>(x) - mean) * rstd;
+    dbeta += g;
+}
+
+// Where a gradient-sums pass over a run also adds the run's shares of elementwise parameter gradients
+// (add_parameter_share at each i, with the set's rstd): dgamma[i] and dbeta[i] for the run's values i.
+struct parameter_shares {
+    double *dgamma, *dbeta;
+    double rstd;
+};
+
 // Accumulators of gradient sums over one or more runs, with u = x - mean and g = dy (or dy * w with elementwise
 // weights w): sum(g), sum(g * u) and, with Squares, sum(u^2). Scalar form: for each value: s0 += g; s1 += g * u;
 // s2 += u * u.
@@ -305,24 +320,35 @@ struct gradient_lanes {
         if (Squares) s2[u] += d * d;
     }
 
-    // Adds a run of n values (w: elementwise weights, or null).
-    void add(const float *x, const float *dy, const float *w, int64_t n, double mean) {
+    // Adds a run of n values (w: elementwise weights, or null). With `shares`, the same pass adds the run's shares
+    // of the parameter gradients from the x and dy it has already loaded and widened: on a layer-norm backward over
+    // (8, 256, 56, 56) that reads each chunk from memory, the two as separate loops over the chunk in L1 were bound
+    // by their conversions and arithmetic.
+    void add(const float *x, const float *dy, const float *w, int64_t n, double mean,
+             const parameter_shares *shares = nullptr) {
         const dvec mv = splat(mean);
-        auto g_of = [&](const float *p, int64_t i) { return w ? widen(p + i) * widen(w + i) : widen(p + i); };
+        auto vector_at = [&](int64_t u, int64_t o) {
+            const dvec dyv = widen(dy + o), d = widen(x + o) - mv;
+            add_vector(u, w ? dyv * widen(w + o) : dyv, d);
+            if (shares) {
+                store_dvec(shares->dgamma + o, load_dvec(shares->dgamma + o) + dyv * d * shares->rstd);
+                store_dvec(shares->dbeta + o, load_dvec(shares->dbeta + o) + dyv);
+            }
+        };
         int64_t i = 0;
         for (; i + kLanes <= n; i += kLanes) {
 #pragma GCC unroll 8
-            for (int64_t u = 0; u < kUnroll; ++u) {
-                const int64_t o = i + u * kDoublesPerVector;
-                add_vector(u, g_of(dy, o), widen(x + o) - mv);
-            }
+            for (int64_t u = 0; u < kUnroll; ++u) vector_at(u, i + u * kDoublesPerVector);
         }
-        for (; i + kDoublesPerVector <= n; i += kDoublesPerVector) add_vector(0, g_of(dy, i), widen(x + i) - mv);
+        for (; i + kDoublesPerVector <= n; i += kDoublesPerVector) vector_at(0, i);
         if (i < n) {
             const int64_t rest = n - i;
             dvec g = widen_partial(dy + i, rest);
             if (w) g *= widen_partial(w + i, rest);
             add_vector(1, g, (widen_partial(x + i, rest) - mv) * live_lanes(rest));
+            for (int64_t j = i; shares && j < n; ++j) {
+                add_parameter_share(dy[j], x[j], mean, shares->rstd, shares->dgamma[j], shares->dbeta[j]);
+            }
         }
     }
 
@@ -681,13 +707,6 @@ inline void run_weighted_gradient_affine(const float *dy, const float *x, float 
     write_run(dx, n, stream, [&](int64_t i) { return k.a * w[i] * dy[i] + k.b * (x[i] - k.m) + k.c; });
 }
 
-// One value's share of elementwise parameter gradients: dgamma += dy * (x - mean) * rstd, dbeta += dy.
-inline void add_parameter_share(float dy, float x, double mean, double rstd, double &dgamma, double &dbeta) {
-    const double g = dy;
-    dgamma += g * (static_cast<double>(x) - mean) * rstd;
-    dbeta += g;
-}
-
 // dx = a * w[i] * dy + b * (x - m) + c over a run (w: elementwise gamma, or null for ones), and in the same pass
 // the set's share of the elementwise parameter gradients (add_parameter_share at each i). (write_run evaluates each i
 // exactly once, so the accumulation can ride along with the output.) For a run read from L1/L2, where the arithmetic
@@ -707,17 +726,6 @@ inline void run_gradient_affine_with_parameters(const float *dy, const float *x,
             return k.a * dy[i] + k.b * (x[i] - k.m) + k.c;
         });
     }
-}
-
-// The set's share of elementwise parameter gradients alone over a run, for a run whose output was just written from
-// the same x and dy (so this pass finds them in L1/L2). Apart from a streaming output, whose loop its double
-// arithmetic would hold back: layer norm backward over (256, 56, 56) of 8 images (each chunk's output for the 8
-// images, then their shares), median ms of interleaved runs on a 2-core Zen 5 VM, fused -> apart: NCHW 6.8 -> 6.5
-// (1 thread), 5.7 -> 4.3 (2 threads); NHWC 8.9 -> 8.4, 5.2 -> 4.6. The same additions in the same order: the same bits.
-inline void run_parameter_gradients(const float *x, const float *dy, int64_t n, double mean, double rstd,
-                                    double *dgamma, double *dbeta) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) add_parameter_share(dy[i], x[i], mean, rstd, dgamma[i], dbeta[i]);
 }
 
 // y = ((x - m[j]) * a[j] + b[j]) * gamma[r] + beta[r] for each channel j < w of a block (parameters per row).

@@ -98,7 +98,8 @@ class LayerNormKernelTest {
     for (NormCase c : BatchNormKernelTest.largeCases(Shape.of(1, 600000), 7900)) cases.add(Arguments.of(c, new Op(1)));
     // 12.75 MB: the chunked passes prefetch each row's next visit, in pieces whose last one is partial
     addSweep(cases, Shape.of(3, 17, 250, 250), 3);
-    // chunked rows (288 KB of x and dy each), more of them than the backward's block of 8 rows per parameter pass
+    // chunked rows (288 KB of x and dy each), ten of them: the backward sums each chunk's dgamma and dbeta over all
+    // ten in row order, in its sums pass
     addSweep(cases, Shape.of(10, 40, 30, 30), 3);
     // channels-last over all dims: blocks of 16 lines that cross from one image to the next are moved value by value
     addSweep(cases, Shape.of(2, 16, 5, 5), 4);
