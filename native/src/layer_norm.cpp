@@ -359,13 +359,6 @@ void rows_forward(const shape &p, int64_t threads, const float *src, const float
     });
 }
 
-// The gradient sums A = sum(g), B = sum(g * u) of values [i0, i0 + len) of a row.
-inline gradient_sums row_gradient_sums(const float *x, const float *dy, const float *gamma, int64_t i0, int64_t len,
-                                       double mean) {
-    return gamma ? run_weighted_gradient_sums(x + i0, dy + i0, gamma + i0, len, mean)
-                 : run_gradient_sums(x + i0, dy + i0, len, mean);
-}
-
 // dx over values [i0, i0 + len) of a row.
 inline void row_gradient_output(const float *x, const float *dy, float *dx, const float *gamma, int64_t i0,
                                 int64_t len, gradient_affine k, bool stream) {
@@ -406,14 +399,11 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
             split(p.rows, nt, t, &m0, &m1);
             for (int64_t m = m0; m < m1; ++m) {
                 const float *x = src + m * p.d, *dy = diff_dst + m * p.d;
-                const gradient_sums sums = row_gradient_sums(x, dy, g, 0, p.d, r.mean[m]);
-                const gradient_affine k = coefficients(m, sums.dy, sums.dy_u);
-                if (dg) {
-                    run_gradient_affine_with_parameters(dy, x, diff_src + m * p.d, p.d, k, g, r.mean[m],
-                                                        rstd_of(r.var[m], p.eps), dg, db, stream);
-                } else {
-                    row_gradient_output(x, dy, diff_src + m * p.d, g, 0, p.d, k, stream);
-                }
+                const parameter_shares shares{dg, db, rstd_of(r.var[m], p.eps)};
+                gradient_lanes<false> lanes;
+                lanes.add(x, dy, g, p.d, r.mean[m], dg ? &shares : nullptr);
+                const gradient_sums sums = lanes.sums();
+                row_gradient_output(x, dy, diff_src + m * p.d, g, 0, p.d, coefficients(m, sums.dy, sums.dy_u), stream);
             }
             if (stream) stream_fence();
             if (want_params) {

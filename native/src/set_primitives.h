@@ -309,7 +309,7 @@ struct parameter_shares {
 
 // Accumulators of gradient sums over one or more runs, with u = x - mean and g = dy (or dy * w with elementwise
 // weights w): sum(g), sum(g * u) and, with Squares, sum(u^2). Scalar form: for each value: s0 += g; s1 += g * u;
-// s2 += u * u.
+// s2 += u * u; and with parameter shares, dgamma[i] += dy * u * rstd; dbeta[i] += dy.
 template <bool Squares>
 struct gradient_lanes {
     dvec s0[kUnroll] = {}, s1[kUnroll] = {}, s2[kUnroll] = {};
@@ -321,9 +321,10 @@ struct gradient_lanes {
     }
 
     // Adds a run of n values (w: elementwise weights, or null). With `shares`, the same pass adds the run's shares
-    // of the parameter gradients from the x and dy it has already loaded and widened: on a layer-norm backward over
-    // (8, 256, 56, 56) that reads each chunk from memory, the two as separate loops over the chunk in L1 were bound
-    // by their conversions and arithmetic.
+    // of the parameter gradients from the x and dy it has already loaded and widened, where before a second loop
+    // (or the output loop) widened them again, a cost of conversions and arithmetic: layer-norm backward, median us
+    // of alternating bench runs on a 2-core Xeon VM, shares in the output loop -> here: (128, 768) 40-46 -> 35
+    // (1 thread), 24.6-25.3 -> 22.2-23.1 (2 threads); (32, 64, 14, 14) over (C, H, W) 274-275 -> 236-267 (1).
     void add(const float *x, const float *dy, const float *w, int64_t n, double mean,
              const parameter_shares *shares = nullptr) {
         const dvec mv = splat(mean);
@@ -368,15 +369,6 @@ inline gradient_sums run_gradient_sums(const float *x, const float *dy, int64_t 
 inline gradient_sums run_gradient_sums_with_squares(const float *x, const float *dy, int64_t n, double mean) {
     gradient_lanes<true> a;
     a.add(x, dy, nullptr, n, mean);
-    return a.sums();
-}
-
-// With weights w: sum(dy * w) and sum(dy * w * (x - mean)) over a run, elementwise weights (layer norm's gamma).
-// Scalar form: for i < n: g = dy[i] * w[i]; s0 += g; s1 += g * (x[i] - mean).
-inline gradient_sums run_weighted_gradient_sums(const float *x, const float *dy, const float *w, int64_t n,
-                                                double mean) {
-    gradient_lanes<false> a;
-    a.add(x, dy, w, n, mean);
     return a.sums();
 }
 
@@ -705,27 +697,6 @@ inline void run_elementwise_affine(const float *x, float *y, int64_t n, affine k
 inline void run_weighted_gradient_affine(const float *dy, const float *x, float *dx, int64_t n, gradient_affine k,
                                          const float *w, bool stream) {
     write_run(dx, n, stream, [&](int64_t i) { return k.a * w[i] * dy[i] + k.b * (x[i] - k.m) + k.c; });
-}
-
-// dx = a * w[i] * dy + b * (x - m) + c over a run (w: elementwise gamma, or null for ones), and in the same pass
-// the set's share of the elementwise parameter gradients (add_parameter_share at each i). (write_run evaluates each i
-// exactly once, so the accumulation can ride along with the output.) For a run read from L1/L2, where the arithmetic
-// is what takes the time: (128, 768) on one Zen 5 core, 28.5 us, against 32.0 us as two passes.
-inline void run_gradient_affine_with_parameters(const float *dy, const float *x, float *dx, int64_t n,
-                                                gradient_affine k, const float *w, double mean, double rstd,
-                                                double *dgamma, double *dbeta, bool stream) {
-    auto accumulate = [&](int64_t i) { add_parameter_share(dy[i], x[i], mean, rstd, dgamma[i], dbeta[i]); };
-    if (w) {
-        write_run(dx, n, stream, [&](int64_t i) {
-            accumulate(i);
-            return k.a * w[i] * dy[i] + k.b * (x[i] - k.m) + k.c;
-        });
-    } else {
-        write_run(dx, n, stream, [&](int64_t i) {
-            accumulate(i);
-            return k.a * dy[i] + k.b * (x[i] - k.m) + k.c;
-        });
-    }
 }
 
 // y = ((x - m[j]) * a[j] + b[j]) * gamma[r] + beta[r] for each channel j < w of a block (parameters per row).
