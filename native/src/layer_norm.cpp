@@ -12,17 +12,17 @@
 //    Rows run in parallel, each read once for its sums and again (from L1/L2) for its output. With fewer rows than
 //    threads (or parameter gradients of rows too long for per-thread partials), rows are cut into chunks: the
 //    sums of every (row, chunk), each row's totals in chunk order, then the output in memory order, each thread a
-//    contiguous slice of the tensor (for_each_row_segment; permuted rows: by chunk). The backward's sums pass goes
-//    chunk by chunk across all rows: one thread sums a chunk's dgamma and dbeta in row order, in the same loop as
-//    the gradient sums (x and dy read from memory once for both), so the output pass only writes dx. Before, the
-//    sums ran in memory order (gamma read once per row) and the output pass added the parameter shares from L2:
-//    (8, 256, 56, 56) over (C, H, W), Xeon VM, median ms of alternating runs, before -> after: NCHW 9.0-9.6 -> 5.9-6.4
-//    (1 thread), 3.6-4.2 -> 2.95-3.03 (2 threads); NHWC 8.9-9.4 -> 7.9-8.1, 4.1-4.4 -> 3.9-4.0.
+//    contiguous slice of the tensor (for_each_row_segment; the forward's permuted rows: by chunk). The backward's
+//    sums pass goes chunk by chunk across all rows: one thread sums a chunk's dgamma and dbeta in row order, in the
+//    same loop as the gradient sums (x and dy read from memory once for both), so the output pass only writes dx.
+//    Before, the sums ran in memory order (gamma read once per row) and the output pass added the parameter shares
+//    from L2: (8, 256, 56, 56) over (C, H, W), Xeon VM, median ms of alternating runs, before -> after: NCHW
+//    9.0-9.6 -> 5.9-6.4 (1 thread), 3.6-4.2 -> 2.95-3.03 (2 threads); NHWC 8.9-9.4 -> 7.9-8.1, 4.1-4.4 -> 3.9-4.0.
 //  - permuted rows: channels-last with C normalized (d = C * S, or N * C * S): a set is still a contiguous row, in
 //    (s, c) order, and runs as rows do (whole or in chunks); gamma and beta are copied into that order (per call for
-//    whole rows, per chunk otherwise) and dgamma, dbeta copied back. Whole rows, (32, 64, 14, 14) over (C, H, W),
-//    median us of interleaved runs on a 2-core Zen 5 VM, chunks -> whole: forward 132 -> 91 (1 thread), 108 -> 60
-//    (2 threads); backward 221 -> 159 (1 thread), 156 -> 151 (2).
+//    whole rows and the backward's chunks, per chunk in the forward's) and dgamma, dbeta copied back. Whole rows,
+//    (32, 64, 14, 14) over (C, H, W), median us of interleaved runs on a 2-core Zen 5 VM, chunks -> whole: forward
+//    132 -> 91 (1 thread), 108 -> 60 (2 threads); backward 221 -> 159 (1 thread), 156 -> 151 (2).
 //  - columns: channels-last normalizing trailing spatial dims only (d divides S): an image's S positions are
 //    S / d panels of d rows of C channels, and each set is one channel of one panel, vectorized across channels;
 //    gamma and beta are per row of the panel. Panels (and channel blocks) run in parallel; for dgamma and dbeta each
@@ -290,18 +290,23 @@ void sum_parts(const double *parts, int64_t stride, int64_t count, int64_t n, fl
     for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(sums[i]);
 }
 
-// Plans the parameter tiles a pass needs: two per thread of a chunk's length for chunks, two of a whole row for
-// whole permuted rows (gamma and beta; in the backward, later the dgamma and dbeta sums), none for rows in logical
-// order.
-size_t add_tiles(scratch_plan &plan, const shape &p, bool chunked, const chunking &ch, int64_t threads) {
+// Plans the parameter tiles a pass needs, none for rows in logical order. Forward: two per thread of a chunk's
+// length for chunks, two of a whole row for whole permuted rows (gamma and beta). Backward, permuted rows: two of a
+// whole row for whole rows (gamma, later the dgamma and dbeta sums), one for chunks (gamma, gathered chunk by chunk
+// by the sums pass and read whole by the output pass).
+size_t add_forward_tiles(scratch_plan &plan, const shape &p, bool chunked, const chunking &ch, int64_t threads) {
     if (chunked) return plan.add_thread_slices<float>(2 * ch.length, threads);
     return plan.add<float>(p.map == mapping::permuted_rows ? 2 * p.d : 0);
+}
+
+size_t add_backward_tiles(scratch_plan &plan, const shape &p, bool chunked) {
+    return plan.add<float>(p.map == mapping::permuted_rows ? (chunked ? 1 : 2) * p.d : 0);
 }
 
 // Per-thread working memory of the chunked passes: two parameter tiles and two double accumulators per chunk, each
 // thread's thread_stride() apart.
 struct chunk_scratch {
-    float *tiles;     // 2 * length floats per thread
+    float *tiles;     // forward: 2 * length floats per thread; backward: a whole row's (add_backward_tiles)
     double *params;   // 2 * length doubles per thread
     int64_t length;
 
@@ -322,7 +327,9 @@ struct chunk_scratch {
 // (2 threads); forward 0.87-0.97 (1 thread), 0.92-0.97 (2 threads). A synthetic output pass on the same VM (two
 // reads, a streamed write, gamma per row) took 2.6 ms in memory order and 3.5-5.0 ms in chunks of 256-1024 values,
 // with or without prefetching up to 8 visits ahead; chunks of 4096-16384 in the real kernel gained nothing either.
-// Permuted rows keep their chunks, which gather the parameters once for all rows.
+// The backward's permuted rows run this way too, their gamma gathered whole by the sums pass: over (8, 256, 56, 56)
+// NHWC, same harness, 0.81 (1 thread, 14.2 -> 11.5 ms) and 0.89 (2 threads). The forward's permuted rows keep their
+// chunks (see rows_forward).
 template <class F>
 void for_each_row_segment(const shape &p, int64_t t, int64_t nt, F f) {
     const int64_t total = p.rows * p.d, vectors = (total + kFloatsPerVector - 1) / kFloatsPerVector;
@@ -375,6 +382,9 @@ void rows_forward(const shape &p, int64_t threads, const float *src, const float
             if (stream) stream_fence();
             return;
         }
+        // permuted rows: by chunk, a chunk's gamma and beta gathered once for all rows (gathered whole before a
+        // memory-order pass, they cost more than they saved: forward over (8, 256, 56, 56) NHWC, Zen 4 VM,
+        // whole / by chunk 1.03 on 1 thread, 1.11 on 2)
 #pragma omp for schedule(static) nowait
         for (int64_t q = 0; q < ch.count; ++q) {
             const int64_t i0 = q * ch.length, len = std::min(ch.length, p.d - i0);
@@ -472,7 +482,9 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
 #pragma omp for schedule(static)
         for (int64_t q = 0; q < ch.count; ++q) {
             const int64_t i0 = q * ch.length, len = std::min(ch.length, p.d - i0);
-            const float *g = parameter_tile(p, gamma, i0, len, r.scratch.tile(t, 0));
+            // permuted rows: gathered into the whole-row copy, which the output pass then reads in memory order
+            float *tile = p.map == mapping::permuted_rows ? r.scratch.tiles + i0 : nullptr;
+            const float *g = parameter_tile(p, gamma, i0, len, tile);
             double *dg = r.scratch.param(t, 0), *db = r.scratch.param(t, 1);
             if (want_params) {
                 std::fill(dg, dg + len, 0.0);
@@ -504,26 +516,11 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
             }
             r.row_coefficients[m] = coefficients(m, sum_g, sum_g_u);
         }
-        if (p.map == mapping::rows) {
-            for_each_row_segment(p, t, omp_get_num_threads(), [&](int64_t m, int64_t i0, int64_t len) {
-                const int64_t o = m * p.d;
-                row_gradient_output(src + o, diff_dst + o, diff_src + o, gamma, i0, len, r.row_coefficients[m],
-                                    stream);
-            });
-            if (stream) stream_fence();
-            return;
-        }
-#pragma omp for schedule(static) nowait
-        for (int64_t q = 0; q < ch.count; ++q) {
-            const int64_t i0 = q * ch.length, len = std::min(ch.length, p.d - i0);
-            const float *g = parameter_tile(p, gamma, i0, len, r.scratch.tile(t, 0));
-            for (int64_t m = 0; m < p.rows; ++m) {
-                for_each_piece(p, m, i0, len, ch.length, src, diff_dst, [&](int64_t o, int64_t j0, int64_t jn) {
-                    row_gradient_output(src + o, diff_dst + o, diff_src + o, g ? g + j0 : nullptr, 0, jn,
-                                        r.row_coefficients[m], stream);
-                });
-            }
-        }
+        const float *g = p.map == mapping::permuted_rows && gamma ? r.scratch.tiles : gamma;
+        for_each_row_segment(p, t, omp_get_num_threads(), [&](int64_t m, int64_t i0, int64_t len) {
+            const int64_t o = m * p.d;
+            row_gradient_output(src + o, diff_dst + o, diff_src + o, g, i0, len, r.row_coefficients[m], stream);
+        });
         if (stream) stream_fence();
     });
 }
@@ -645,7 +642,7 @@ void layer_norm_forward(const layer_norm_problem &problem, const float *src, con
     const chunking ch = chunks_of(p);
     const size_t sums = plan.add<shifted_sums>(chunked ? p.rows * ch.count : 0);
     const size_t coefficients = plan.add<affine>(chunked ? p.rows : 0);
-    const size_t tiles = add_tiles(plan, p, chunked, ch, threads);
+    const size_t tiles = add_forward_tiles(plan, p, chunked, ch, threads);
     plan.allocate();
     rows_forward(p, threads, src, gamma, beta, dst, mean, var, plan.get<shifted_sums>(sums),
                  plan.get<affine>(coefficients), {plan.get<float>(tiles), nullptr, ch.length});
@@ -673,7 +670,7 @@ void layer_norm_backward(const layer_norm_problem &problem, const float *src, co
     const size_t partial = plan.add_thread_slices<double>(!chunked && want_params ? 2 * p.d : 0, threads);
     const size_t sums = plan.add<gradient_sums>(chunked ? p.rows * ch.count : 0);
     const size_t coefficients = plan.add<gradient_affine>(chunked ? p.rows : 0);
-    const size_t tiles = add_tiles(plan, p, chunked, ch, threads);
+    const size_t tiles = add_backward_tiles(plan, p, chunked);
     const size_t params = plan.add_thread_slices<double>(chunked && want_params ? 2 * ch.length : 0, threads);
     plan.allocate();
     const rows_backward_args r{mean, var, diff_gamma, diff_beta, plan.get<double>(partial),
