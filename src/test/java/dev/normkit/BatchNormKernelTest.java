@@ -78,7 +78,8 @@ class BatchNormKernelTest {
    * Shapes for normkit's kernels in every ISA and thread-count configuration, one per partition they choose:
    * single-threaded (below 16384 elements), by channel and by plane (C = 3 with 2 threads) channels-first, row
    * sweeps channels-last with C = 17 and 33 (not a multiple of 16), N = 1, (N, C) (spatial 1), C = 1, streaming
-   * stores (outputs of 1 MiB and more), and channels of 2.4 MB, larger than L2.
+   * stores (outputs of 1 MiB and more), channels of 2.4 MB, larger than L2, and channels-last blocks of 2.2 MB, whose
+   * gradient sums go row by row.
    */
   static List<NormCase> configurationCases() {
     List<NormCase> cases = new ArrayList<>(sweepCases(List.of(
@@ -89,6 +90,8 @@ class BatchNormKernelTest {
         Shape.of(2, 1, 9000),
         Shape.of(2, 16, 96, 96)), 4000));
     cases.addAll(largeCases(Shape.of(1, 2, 768, 768), 4100));
+    // channels-last rows of 17 channels, 2.2 MB: on one thread the backward sums them row by row (from 2 MiB)
+    cases.addAll(largeCases(Shape.of(2, 17, 128, 128), 4200));
     return cases;
   }
 
