@@ -101,6 +101,8 @@ class LayerNormKernelTest {
     // chunked rows (288 KB of x and dy each), ten of them: the backward sums each chunk's dgamma and dbeta over all
     // ten in row order, in its sums pass
     addSweep(cases, Shape.of(10, 40, 30, 30), 3);
+    // nine rows of 1.08 MB, 9.7 MB in all: the backward's sums pass advances eight rows together, then the ninth
+    addSweep(cases, Shape.of(9, 3, 300, 300), 3);
     // channels-last over all dims: blocks of 16 lines that cross from one image to the next are moved value by value
     addSweep(cases, Shape.of(2, 16, 5, 5), 4);
     return cases;
