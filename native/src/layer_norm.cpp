@@ -234,63 +234,47 @@ const float *whole_parameter(const shape &p, const float *logical, float *tile) 
     return tile;
 }
 
-// The chunked passes visit a chunk of every row in turn: pieces d values apart that the hardware prefetchers start
-// cold on when the tensor comes from DRAM. There, each piece of kPrefetchBlock values first asks for the same piece
-// of the next visit. Layer norm over (256, 56, 56) of 8 images, one Zen 4 core, ms before -> after: NCHW forward
-// 2.9 -> 2.6, backward 7.6 -> 6.3; NHWC forward 5.0 -> 3.8, backward 11.1 -> 9.4 (2 threads: 2.2 -> 1.9, 5.8 -> 5.1,
-// 3.3 -> 2.6-3.2, 7.8 -> 6.2). Tensors under kPrefetchBytes, whose next visit is still in cache, showed no gain and
-// run whole chunks as before.
-constexpr int64_t kPrefetchBlock = 256;
-static_assert(kPrefetchBlock % kLanes == 0, "pieces must split a run where its vector loop would");
+// The chunked passes over a tensor from kPrefetchBytes (the backward's sums, the forward's permuted output) take the
+// rows of a chunk kInterleavedRows at a time and advance them together, kInterleavedPiece values of each row in turn,
+// each piece first asking for its row's values kInterleavedAhead further on. A thread's streams (one or two per row)
+// then all move forward together. Visiting each row's whole chunk in turn, and asking for the same piece of the next
+// row's, had left most of them idle at any time; that prefetch had been a gain over none (over (8, 256, 56, 56) over
+// (C, H, W), one Zen 4 core, ms: NCHW forward 2.9 -> 2.6, backward 7.6 -> 6.3; NHWC 5.0 -> 3.8, 11.1 -> 9.4). Rows
+// advanced together, same shape, Zen 4 VM, one process alternating the builds in blocks of 5 calls through the C ABI,
+// new / old median: backward NCHW 0.75-0.88 (1 thread), 0.87-0.94 (2 threads), NHWC 0.86-0.96 and 0.92-0.99; forward
+// NHWC 0.83-0.91 and 0.93 (0.93-1.06 in a shorter run). Pieces of 32 or 64 values, 4 to 16 pieces ahead, were alike
+// within the noise; pieces of 128 without prefetching measured 0.86 on 1 thread but 1.30 on 2. Smaller tensors, whose
+// rows are still in cache, run each row's chunk as one piece. Within a row the pieces follow each other (a multiple of
+// the lanes: the same additions as one run), and each position's dgamma and dbeta still add the rows in row order.
 constexpr int64_t kPrefetchBytes = int64_t{8} << 20;
-
-// Offset of the next visit after chunk [i0, i0 + length) of row m (the same chunk of row m + 1, or the next chunk of
-// row 0), or -1 when the tensor is small enough not to prefetch.
-inline int64_t next_visit(const shape &p, int64_t m, int64_t i0, int64_t length) {
-    if (p.rows * p.d * static_cast<int64_t>(sizeof(float)) < kPrefetchBytes) return -1;
-    return m + 1 < p.rows ? (m + 1) * p.d + i0 : i0 + length;
-}
-
-// Calls piece(o, j0, jn) over the values [i0, i0 + len) of row m of a chunked pass (o = m * d + i0 + j0, the
-// piece's offset in the tensor): one piece without prefetching, else pieces of kPrefetchBlock values, each after
-// asking for the same piece of the next visit in `first` and `second` (second may be null).
-template <class Piece>
-inline void for_each_piece(const shape &p, int64_t m, int64_t i0, int64_t len, int64_t length, const float *first,
-                           const float *second, Piece piece) {
-    const int64_t next = next_visit(p, m, i0, length), step = next < 0 ? len : kPrefetchBlock;
-    for (int64_t j0 = 0; j0 < len; j0 += step) {
-        const int64_t jn = std::min(step, len - j0);
-        if (next >= 0) {
-            const int64_t end = std::min(next + j0 + jn, p.rows * p.d);
-            for (int64_t i = next + j0; i < end; i += kFloatsPerVector) {
-                _mm_prefetch(reinterpret_cast<const char *>(first + i), _MM_HINT_T0);
-                if (second) _mm_prefetch(reinterpret_cast<const char *>(second + i), _MM_HINT_T0);
-            }
-        }
-        piece(m * p.d + i0 + j0, j0, jn);
-    }
-}
-
-// The backward's sums pass over a tensor from kPrefetchBytes: the rows of a group of kInterleavedRows advance
-// together through each chunk, kInterleavedPiece values of each in turn, each piece first asking for the piece
-// kInterleavedAhead values further along its row. A thread's 2 * kInterleavedRows streams then all move forward
-// together, where visiting each row's whole chunk in turn (and prefetching the next row's) left most of them idle at
-// any time. (8, 256, 56, 56) over (C, H, W), Zen 4 VM, one process alternating the builds in blocks of 5 calls through
-// the C ABI, new / old median: NCHW 0.75-0.88 (1 thread), 0.87-0.94 (2 threads); NHWC 0.86-0.96 and 0.92-0.99 (pieces
-// of 32 or 64 values, 4 to 16 pieces ahead, alike within the noise; pieces of 128 without prefetching: 0.86 on 1
-// thread, 1.30 on 2). Within a row the pieces follow each other, and each position's dgamma and dbeta still add the
-// rows in row order: the same bits.
 constexpr int64_t kInterleavedRows = 8;
 constexpr int64_t kInterleavedPiece = 64;
 constexpr int64_t kInterleavedAhead = 8 * kInterleavedPiece;
 static_assert(kInterleavedPiece % kLanes == 0, "pieces must split a run where its vector loop would");
 
-// Asks for x and dy at [o, o + n) + kInterleavedAhead, within row m.
-inline void prefetch_ahead(const shape &p, int64_t m, int64_t o, int64_t n, const float *x, const float *dy) {
-    const int64_t end = std::min(o + kInterleavedAhead + n, (m + 1) * p.d);
-    for (int64_t i = o + kInterleavedAhead; i < end; i += kFloatsPerVector) {
-        _mm_prefetch(reinterpret_cast<const char *>(x + i), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char *>(dy + i), _MM_HINT_T0);
+// Calls piece(m, o, j0, jn) over the values [i0, i0 + len) of rows m0 .. m0 + kInterleavedRows - 1 (fewer at the end)
+// of a chunked pass, o = m * d + i0 + j0 the piece's offset in the tensor: the rows advanced together by pieces of
+// kInterleavedPiece values, each after asking for x (and dy, unless null) kInterleavedAhead values further along its
+// row; one piece per row for a tensor under kPrefetchBytes.
+template <class Piece>
+void for_each_interleaved_piece(const shape &p, int64_t m0, int64_t i0, int64_t len, const float *x, const float *dy,
+                                Piece piece) {
+    const int64_t m1 = std::min(p.rows, m0 + kInterleavedRows);
+    const bool prefetch = p.rows * p.d * static_cast<int64_t>(sizeof(float)) >= kPrefetchBytes;
+    const int64_t step = prefetch ? kInterleavedPiece : len;
+    for (int64_t j0 = 0; j0 < len; j0 += step) {
+        const int64_t jn = std::min(step, len - j0);
+        for (int64_t m = m0; m < m1; ++m) {
+            const int64_t o = m * p.d + i0 + j0;
+            if (prefetch) {
+                const int64_t end = std::min(o + kInterleavedAhead + jn, (m + 1) * p.d);
+                for (int64_t i = o + kInterleavedAhead; i < end; i += kFloatsPerVector) {
+                    _mm_prefetch(reinterpret_cast<const char *>(x + i), _MM_HINT_T0);
+                    if (dy) _mm_prefetch(reinterpret_cast<const char *>(dy + i), _MM_HINT_T0);
+                }
+            }
+            piece(m, o, j0, jn);
+        }
     }
 }
 
@@ -413,11 +397,12 @@ void rows_forward(const shape &p, int64_t threads, const float *src, const float
             const int64_t i0 = q * ch.length, len = std::min(ch.length, p.d - i0);
             const float *g = parameter_tile(p, gamma, i0, len, scratch.tile(t, 0));
             const float *b = parameter_tile(p, beta, i0, len, scratch.tile(t, 1));
-            for (int64_t m = 0; m < p.rows; ++m) {
-                for_each_piece(p, m, i0, len, ch.length, src, nullptr, [&](int64_t o, int64_t j0, int64_t jn) {
+            for (int64_t m0 = 0; m0 < p.rows; m0 += kInterleavedRows) {
+                auto piece = [&](int64_t m, int64_t o, int64_t j0, int64_t jn) {
                     row_output(src + o, dst + o, 0, jn, row_coefficients[m], g ? g + j0 : nullptr,
                                b ? b + j0 : nullptr, stream);
-                });
+                };
+                for_each_interleaved_piece(p, m0, i0, len, src, nullptr, piece);
             }
         }
         if (stream) stream_fence();
@@ -502,7 +487,7 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
         const int64_t t = omp_get_thread_num();
         // The sums of every (row, chunk), chunk by chunk: a chunk's gamma is read (or gathered) once for all rows,
         // and its dgamma and dbeta are summed over the rows in row order from the pieces just read, still in L1.
-        // Tensors from kPrefetchBytes advance a group of rows together, a piece of each in turn (interleaved_rows).
+        // Tensors from kPrefetchBytes advance a group of rows together (for_each_interleaved_piece).
 #pragma omp for schedule(static)
         for (int64_t q = 0; q < ch.count; ++q) {
             const int64_t i0 = q * ch.length, len = std::min(ch.length, p.d - i0);
@@ -516,23 +501,17 @@ void rows_backward(const shape &p, int64_t threads, const float *src, const floa
                 prefetch_parameter_lines(p, r.diff_gamma, i0, len, true);
                 prefetch_parameter_lines(p, r.diff_beta, i0, len, true);
             }
-            const int64_t piece = next_visit(p, 0, i0, len) < 0 ? len : kInterleavedPiece;
             for (int64_t m0 = 0; m0 < p.rows; m0 += kInterleavedRows) {
                 const int64_t m1 = std::min(p.rows, m0 + kInterleavedRows);
                 gradient_lanes<false> sums[kInterleavedRows];
                 double rstd[kInterleavedRows];
                 for (int64_t m = m0; m < m1; ++m) rstd[m - m0] = rstd_of(r.var[m], p.eps);
-                // pieces of a multiple of the lanes: the same additions as one run
-                for (int64_t j0 = 0; j0 < len; j0 += piece) {
-                    const int64_t jn = std::min(piece, len - j0);
-                    for (int64_t m = m0; m < m1; ++m) {
-                        const int64_t o = m * p.d + i0 + j0;
-                        if (piece < len) prefetch_ahead(p, m, o, jn, src, diff_dst);
-                        const parameter_shares shares{dg + j0, db + j0, rstd[m - m0]};
-                        sums[m - m0].add(src + o, diff_dst + o, g ? g + j0 : nullptr, jn, r.mean[m],
-                                         want_params ? &shares : nullptr);
-                    }
-                }
+                for_each_interleaved_piece(p, m0, i0, len, src, diff_dst, [&](int64_t m, int64_t o, int64_t j0,
+                                                                                int64_t jn) {
+                    const parameter_shares shares{dg + j0, db + j0, rstd[m - m0]};
+                    sums[m - m0].add(src + o, diff_dst + o, g ? g + j0 : nullptr, jn, r.mean[m],
+                                     want_params ? &shares : nullptr);
+                });
                 for (int64_t m = m0; m < m1; ++m) r.chunk_sums[m * ch.count + q] = sums[m - m0].sums();
             }
             if (want_params) {
