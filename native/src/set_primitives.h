@@ -247,8 +247,8 @@ inline shifted_sums run_shifted_sums(const float *x, int64_t n, double k) {
 constexpr int64_t kChunkVectors = kChunk / kDoublesPerVector;
 
 // Rows a block's gradient sums take together: kGroupRows (the accumulators stay in registers for that many rows)
-// while the block fits in L2; one, every chunk of a row before the next row, for a block of at least kRowByRowBytes,
-// which comes from L3 or DRAM: memory is then read in its own order, at the cost of the accumulators' loads and stores
+// for a block under kRowByRowBytes; one, every chunk of a row before the next row, for a bigger block, which comes
+// from L3 or DRAM: memory is then read in its own order, at the cost of the accumulators' loads and stores
 // from L1 at every row. Channels-last (8, 256, 56, 56), 2-core Zen 4 VM, one process alternating the two builds in
 // blocks of 5 calls through the C ABI, median time row by row / kGroupRows rows: backward of batch norm 0.76-0.80
 // (1 thread), 0.76-0.82 (2 threads); instance norm 0.77-0.78 and 0.98-1.00; group norm 0.76-0.80 and 0.99-1.02. The
