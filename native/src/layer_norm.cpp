@@ -297,21 +297,22 @@ void sum_parts(const double *parts, int64_t stride, int64_t count, int64_t n, fl
     for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(sums[i]);
 }
 
-// Plans the parameter tiles a pass needs, none for rows in logical order. Forward: two per thread of a chunk's
-// length for chunks, two of a whole row for whole permuted rows (gamma and beta). Backward, permuted rows: two of a
-// whole row for whole rows (gamma, later the dgamma and dbeta sums), one for chunks (gamma, gathered chunk by chunk
-// by the sums pass and read whole by the output pass).
+// Plans the parameter tiles a pass needs: permuted rows only (rows in logical order read gamma and beta in place).
+// Forward: two per thread of a chunk's length for chunks, two of a whole row for whole rows (gamma and beta).
+// Backward: two of a whole row for whole rows (gamma, later the dgamma and dbeta sums), one for chunks (gamma,
+// gathered chunk by chunk by the sums pass and read whole by the output pass).
 size_t add_forward_tiles(scratch_plan &plan, const shape &p, bool chunked, const chunking &ch, int64_t threads) {
+    if (p.map != mapping::permuted_rows) return plan.add<float>(0);
     if (chunked) return plan.add_thread_slices<float>(2 * ch.length, threads);
-    return plan.add<float>(p.map == mapping::permuted_rows ? 2 * p.d : 0);
+    return plan.add<float>(2 * p.d);
 }
 
 size_t add_backward_tiles(scratch_plan &plan, const shape &p, bool chunked) {
     return plan.add<float>(p.map == mapping::permuted_rows ? (chunked ? 1 : 2) * p.d : 0);
 }
 
-// Per-thread working memory of the chunked passes: two parameter tiles and two double accumulators per chunk, each
-// thread's thread_stride() apart.
+// Working memory of the passes over rows: the parameter tiles (add_forward_tiles, add_backward_tiles) and, for the
+// backward's chunks, two double accumulators per chunk for each thread, thread_stride() apart.
 struct chunk_scratch {
     float *tiles;     // forward: 2 * length floats per thread; backward: a whole row's (add_backward_tiles)
     double *params;   // 2 * length doubles per thread
