@@ -15,7 +15,8 @@
 //    output;
 //  - channels-last: an image is S rows of C channels; an item is one image (or, with fewer images than threads, a
 //    block of whole groups of it) across its S rows, vectorized across channels; the second read hits L2 when the
-//    image fits there, and it goes from the last row back, so that a part of a bigger image still does. On several
+//    image fits there, and it goes from the last row back, so that a part of an image up to twice L2 still does
+//    (after_sums_order; a bigger one goes first to last, where the prefetchers run best). On several
 //    threads, an image too big for that (split_images) is split instead: each thread sums its share of the image's
 //    rows, the threads' partial sums are added in thread order, and each writes its share's output from its L2.
 // (N, C, 1) runs as channels-last, (N, C, S) with C = 1 as channels-first: same memory either way.
@@ -175,7 +176,7 @@ void group_norm_forward(const group_norm_problem &problem, const float *src, con
                 add_thread_partials(partials_of(0, slot), ds, nt, 2 * p.c, s1);
                 block_coefficients(n, 0, p.groups, k, s1, s1 + p.c, m, a, b, t == 0);
                 block_affine(src + (n * p.s + r0) * p.c, dst + (n * p.s + r0) * p.c, p.c, r1 - r0, p.c, m, a, b,
-                             stream, row_order::last_to_first);
+                             stream, after_sums_order(r1 - r0, p.c, 1));
             });
         return;
     }
@@ -194,7 +195,7 @@ void group_norm_forward(const group_norm_problem &problem, const float *src, con
         start_block(x, w, k, s1, s2);
         block_shifted_sums(x, p.c, p.s, w, k, s1, s2);
         block_coefficients(n, g0, gb, k, s1, s2, m, a, b, true);
-        block_affine(x, dst + n * p.s * p.c + c0, p.c, p.s, w, m, a, b, stream, row_order::last_to_first);
+        block_affine(x, dst + n * p.s * p.c + c0, p.c, p.s, w, m, a, b, stream, after_sums_order(p.s, w, 1));
     });
 }
 
@@ -312,7 +313,7 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
                 add_thread_partials(partials_of(0, slot), ds, nt, 2 * p.c, sum_dy);
                 block_coefficients(n, 0, p.groups, sum_dy, sum_dy + p.c, a, b, c, m, t == 0);
                 block_gradient_affine(diff_dst + offset, src + offset, diff_src + offset, p.c, r1 - r0, p.c, a, b, c,
-                                      m, stream, row_order::last_to_first);
+                                      m, stream, after_sums_order(r1 - r0, p.c, 2));
             });
     } else {
         for_each_block(p, gpb, threads, stream, [&](int64_t n, int64_t g0, int64_t gb) {
@@ -324,7 +325,7 @@ void group_norm_backward(const group_norm_problem &problem, const float *src, co
             block_gradient_sums(src + offset, diff_dst + offset, p.c, p.s, w, mu, sum_dy, sum_dy_u);
             block_coefficients(n, g0, gb, sum_dy, sum_dy_u, a, b, c, m, true);
             block_gradient_affine(diff_dst + offset, src + offset, diff_src + offset, p.c, p.s, w, a, b, c, m, stream,
-                                  row_order::last_to_first);
+                                  after_sums_order(p.s, w, 2));
         });
     }
     if (!want_params) return;

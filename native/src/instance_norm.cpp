@@ -136,7 +136,7 @@ void instance_norm_forward_training(const instance_norm_problem &p, const float 
                 a[j] = f.a;
                 b[j] = f.b;
             }
-            block_affine(x, dst + offset, p.c, p.s, w, m, a, b, stream, row_order::last_to_first);
+            block_affine(x, dst + offset, p.c, p.s, w, m, a, b, stream, after_sums_order(p.s, w, 1));
         });
 }
 
@@ -243,7 +243,7 @@ void instance_norm_backward(const instance_norm_problem &p, const float *src, co
             } else {
                 for (int64_t j = 0; j < w; ++j) m[j] = static_cast<float>(mean[j]);
                 block_gradient_affine(dy, x, diff_src + offset, p.c, p.s, w, a, b, c, m, stream,
-                                      row_order::last_to_first);
+                                      after_sums_order(p.s, w, 2));
             }
         });
     if (!want_params) return;

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <immintrin.h>
 #include <omp.h>
+#include <unistd.h>
 
 #ifndef NK_ISA_NAMESPACE
 #error "compile kernel sources through normkit_add_isa_variant, which defines NK_ISA_NAMESPACE"
@@ -648,12 +649,38 @@ inline void run_affine(const float *x, float *y, int64_t n, affine k, bool strea
 }
 
 // The order in which a block's output pass visits its rows; the results are the same either way. A pass that
-// follows the sums pass over the same image (group and instance norm channels-last) goes from the last row back:
-// the rows read last are the likeliest still in L2. Over (8, 256, 56, 56), a 3.2 MB image per block, on a Xeon VM
-// with 2 MB of L2 per core, median ms, first to last -> last to first: group norm forward 2.89-2.97 -> 2.49-2.66
-// (1 thread), 1.50 -> 1.31-1.35 (2); backward 4.64-4.68 -> 4.30; instance norm alike. Batch norm's blocks span the
-// whole batch (25.7 MB), where the reverse order measured slower (forward 2.82-2.98 -> 2.88-3.29 ms).
+// follows the sums pass over the same image (group and instance norm channels-last) goes from the last row back
+// when at least half of the block (its inputs' rows) fits in a core's L2 (after_sums_order): the rows read last are
+// the likeliest still there. Over (8, 256, 56, 56), a 3.2 MB image per block, on a Xeon VM with 2 MB of L2 per core,
+// median ms, first to last -> last to first: group norm forward 2.89-2.97 -> 2.49-2.66 (1 thread), 1.50 -> 1.31-1.35
+// (2, 1.6 MB halves of split images); backward 4.64-4.68 -> 4.30 (6.4 MB of x and dy); instance norm alike. On a
+// Zen 4 VM with 1 MB of L2 per core, where little of a bigger block is left in L2, going back cost more than it
+// saved (one process alternating the builds in blocks of 5 calls, median time first to last / last to first, with
+// the L2 prefetch of prefetch_row_ahead): (8, 256, 56, 56) on 1 thread, group norm forward 0.79-0.88 (3.2 MB),
+// backward 0.73-0.85 (6.4 MB), instance norm 0.86-0.87 and 0.79-0.82; on 2 threads, backward (3.2 MB halves) group
+// norm 0.84-0.92, instance norm 0.88-0.95, but forward (1.6 MB halves) 0.90-1.06; (8, 128, 56, 56) group-norm
+// backward on 1 thread (3.2 MB) 0.81-0.83. The seed's (32, 64, 14, 14), 50 KB images: 0.97-1.05. The bound of twice
+// L2 keeps the Xeon's measured gains but one: its 1-thread backward (6.4 MB, 3.2 times its L2) now goes first to
+// last, 8% slower there when measured with the L1 prefetch of that time (not measured since). Batch norm's blocks
+// span the whole batch (25.7 MB), where the reverse order measured slower (forward 2.82-2.98 -> 2.88-3.29 ms).
 enum class row_order { first_to_last, last_to_first };
+
+// A core's L2 in bytes, as the OS reports it (sysconf; on these VMs it is the guest's true per-core L2, unlike the
+// L3 size), or 1 MiB if it reports none.
+inline int64_t l2_cache_bytes() {
+    static const int64_t value = [] {
+        const long reported = sysconf(_SC_LEVEL2_CACHE_SIZE);
+        return reported > 0 ? static_cast<int64_t>(reported) : int64_t{1} << 20;
+    }();
+    return value;
+}
+
+// The row order of an output pass right after a sums pass over the same block: `rows` rows of `width` floats of
+// each of `inputs` tensors (x, or x and dy); see row_order.
+inline row_order after_sums_order(int64_t rows, int64_t width, int64_t inputs) {
+    const int64_t bytes = rows * width * inputs * static_cast<int64_t>(sizeof(float));
+    return bytes <= 2 * l2_cache_bytes() ? row_order::last_to_first : row_order::first_to_last;
+}
 
 // Row i of `rows` visited i-th in `order`.
 inline int64_t row_at(row_order order, int64_t rows, int64_t i) {
