@@ -95,7 +95,8 @@ class GroupNormKernelTest {
     addSweep(cases, Shape.of(8, 12), 4);
     addSweep(cases, Shape.of(2, 32, 64, 64), 8);
     for (NormCase c : BatchNormKernelTest.largeCases(Shape.of(1, 4, 400, 400), 6900)) cases.add(Arguments.of(c, new Op(1)));
-    // a channels-last image of 3.3 MB: on one thread its gradient sums go row by row (blocks from 2 MiB)
+    // a channels-last image of 3.3 MB: on one thread its gradient sums go row by row (blocks from 2 MiB), and its
+    // backward's output (6.6 MB of x and dy, beyond twice a 1-2 MB L2) goes first to last (after_sums_order)
     for (NormCase c : BatchNormKernelTest.largeCases(Shape.of(1, 32, 160, 160), 6950)) cases.add(Arguments.of(c, new Op(8)));
     return cases;
   }
